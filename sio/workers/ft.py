@@ -1,0 +1,225 @@
+"""Filetracker helpers for jobs: download and upload the files an environ names.
+
+Every job of a node shares one filetracker client per server URL and one cache
+directory, ``$SIO_FT_CACHE_DIR/ft_cache_<md5(url)>`` (default base
+``~/.filetracker_cache``, as upstream), safe across processes and threads
+(see :mod:`sio.workers.ftclient`).
+
+``environ['use_filetracker']`` selects how paths in the environ are read:
+
+* ``True`` (default): they are filetracker paths;
+* ``False``: they are local paths, relative to the directory the process
+  started in; files are copied;
+* ``'auto'``: a path starting with ``/`` is a filetracker path, any other a
+  local one (``sio-compile`` uses this).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import sio.workers
+from sio.workers.ftclient import FiletrackerClient, FiletrackerError
+from sio.workers.util import tempcwd
+
+__all__ = [
+    'FiletrackerError', 'download', 'upload', 'instance', 'set_instance', 'init_instance',
+    'cache_dir_for', 'launch_filetracker_server',
+]
+
+logger = logging.getLogger(__name__)
+
+_clients: dict[str, FiletrackerClient] = {}
+_clients_lock = threading.Lock()
+_local = threading.local()
+
+
+def cache_dir_for(url: str | None) -> Path:
+    """This node's shared cache directory for the filetracker server at ``url``.
+
+    Without a URL it is the local-only store ``$FILETRACKER_DIR`` (default
+    ``~/.filetracker-store``), as with a stock client."""
+    if not url:
+        return Path(os.environ.get('FILETRACKER_DIR') or Path.home() / '.filetracker-store')
+    base = os.environ.get('SIO_FT_CACHE_DIR') or Path.home() / '.filetracker_cache'
+    return Path(base) / ('ft_cache_' + hashlib.md5(url.encode()).hexdigest())
+
+
+def _client_for(url: str | None) -> FiletrackerClient:
+    key = url or ''
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = FiletrackerClient(url, cache_dir_for(url))
+        return client
+
+
+def init_instance(url: str) -> FiletrackerClient:
+    """Make the node's client for ``url`` this thread's client and return it."""
+    client = _client_for(url)
+    _local.client = client
+    return client
+
+
+def set_instance(client: Any) -> None:
+    """Use ``client`` (any object with the filetracker ``Client`` methods, e.g.
+    ``filetracker.client.dummy.DummyClient``) in this thread."""
+    _local.client = client
+
+
+def instance() -> Any:
+    """This thread's filetracker client.
+
+    Unless :func:`init_instance` or :func:`set_instance` chose one, it is the
+    client for ``$FILETRACKER_URL`` (or a local-only store without it)."""
+    client = getattr(_local, 'client', None)
+    if client is None:
+        client = _local.client = _client_for(os.environ.get('FILETRACKER_URL') or None)
+    return client
+
+
+def _uses_filetracker(environ: dict, path: str) -> bool:
+    mode = environ.get('use_filetracker', True)
+    if mode == 'auto':
+        return path.startswith('/')
+    if isinstance(mode, bool):
+        return mode
+    raise ValueError(f"environ['use_filetracker']: {mode!r} is not True, False or 'auto'")
+
+
+def _job_path(path: str | os.PathLike) -> str:
+    """``path`` inside the current job directory (or the working directory outside a job)."""
+    try:
+        return tempcwd(path)
+    except RuntimeError:
+        return os.path.abspath(path)
+
+
+def _source(environ: dict, key: str) -> str:
+    try:
+        value = environ[key]
+    except KeyError:
+        raise KeyError(f'environ[{key!r}] is required but missing') from None
+    if not isinstance(value, str) or not value:
+        raise ValueError(f'environ[{key!r}]: {value!r} is not a file path')
+    return value
+
+
+def _basename(path: str) -> str:
+    return os.path.basename(re.sub(r'@\d+$', '', path))
+
+
+def download(environ: dict, key: str, dest: str | None = None, skip_if_exists: bool = False,
+             **kwargs) -> str:
+    """Download the file named by ``environ[key]``; return its absolute local path.
+
+    ``dest`` defaults to the file's basename; a ``dest`` ending with ``/`` is a
+    directory that receives the basename.  Relative paths are inside the job
+    directory.  With ``skip_if_exists`` an existing ``dest`` is kept as it is.
+    ``kwargs`` go to the client's ``get_file`` (``add_to_cache=True`` keeps a
+    copy in the node cache for later jobs).
+    """
+    source = _source(environ, key)
+    if dest is None:
+        dest = _basename(source)
+    elif dest.endswith('/'):
+        dest = dest + _basename(source)
+    dest = _job_path(dest)
+    if skip_if_exists and os.path.exists(dest):
+        return dest
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    if _uses_filetracker(environ, source):
+        kwargs.setdefault('add_to_cache', False)
+        logger.debug('Downloading %s to %s', source, dest)
+        instance().get_file(source, dest, **kwargs)
+    else:
+        local = os.path.join(sio.workers._original_cwd, source)
+        if not (os.path.exists(dest) and os.path.samefile(local, dest)):
+            shutil.copyfile(local, dest)
+    return dest
+
+
+def upload(environ: dict, key: str, source: str | os.PathLike, dest: str | None = None,
+           **kwargs) -> str:
+    """Upload local file ``source`` (relative to the job directory) to the path
+    in ``environ[key]``, or to ``dest`` when the environ lacks ``key``.
+
+    The stored, versioned path is written back into ``environ[key]`` and
+    returned.  A version already in the destination is dropped: an upload
+    always makes a new version.  ``kwargs`` go to the client's ``put_file``
+    (``to_remote_store=False`` keeps the file only in the node cache).
+    """
+    if key in environ:
+        dest = _source(environ, key)
+    elif dest is None:
+        raise KeyError(f'environ[{key!r}] is missing and no dest was given for the upload')
+    source = _job_path(source)
+    if dest.endswith('/'):
+        dest = dest + os.path.basename(source)
+    dest = re.sub(r'@\d+$', '', dest)
+    if _uses_filetracker(environ, dest):
+        logger.debug('Uploading %s to %s', source, dest)
+        stored = instance().put_file(dest, source, **kwargs)
+    else:
+        target = os.path.join(sio.workers._original_cwd, dest)
+        os.makedirs(os.path.dirname(target) or '.', exist_ok=True)
+        shutil.copyfile(source, target)
+        stored = dest
+    environ[key] = stored
+    return stored
+
+
+def launch_filetracker_server(url: str | None = None, max_cache_bytes: int | None = None) -> Path:
+    """Make sure this node's filetracker cache is ready; return its directory.
+
+    In this design the node cache is a directory shared by every job of the
+    node (not a stock ``filetracker-server``, which cannot pull through).  The
+    cache for ``url`` (default ``$FILETRACKER_URL``) is created if missing and,
+    with ``max_cache_bytes``, trimmed by least-recent use.
+    """
+    url = url or os.environ.get('FILETRACKER_URL') or None
+    client = _client_for(url)
+    if max_cache_bytes is not None:
+        freed = client.trim_cache(max_cache_bytes)
+        if freed:
+            logger.info('Evicted %d bytes from %s', freed, client.cache_dir)
+    return client.cache_dir
+
+
+def _parse_size(text: str) -> int:
+    units = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
+    t = text.strip().upper().removesuffix('B').removesuffix('I')
+    unit = t[-1:] if t[-1:] in units else ''
+    try:
+        return int(float(t[: len(t) - len(unit)]) * units[unit])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a size such as 500M or 10G') from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``sio-run-filetracker``: prepare (and optionally keep trimming) the node cache."""
+    parser = argparse.ArgumentParser(
+        prog='sio-run-filetracker',
+        description='Prepare this node\'s shared filetracker cache and print its directory.')
+    parser.add_argument('--url', help='central filetracker URL (default: $FILETRACKER_URL)')
+    parser.add_argument('--max-size', type=_parse_size,
+                        help='evict least-recently-used files above this size (e.g. 10G)')
+    parser.add_argument('--interval', type=float,
+                        help='with --max-size: keep running, trimming every INTERVAL seconds')
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    print(launch_filetracker_server(args.url, args.max_size), flush=True)
+    while args.interval and args.max_size is not None:
+        time.sleep(args.interval)
+        launch_filetracker_server(args.url, args.max_size)
+    return 0

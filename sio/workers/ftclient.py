@@ -1,0 +1,415 @@
+"""A filetracker client with a node-local cache, safe for many processes and threads.
+
+It speaks filetracker's HTTP protocol (version 2, any ``filetracker-server``
+2.x) and implements the part of :class:`filetracker.client.Client` that jobs
+use (``get_file``, ``put_file``, ``file_version``, ``file_size``,
+``delete_file``), so it can stand wherever a stock client does.  Compared with
+the stock client it:
+
+* puts a timeout on every request: a down or hung server is a clear
+  :class:`FiletrackerError`, never a hang;
+* writes every download to a fresh file that is renamed into place, so a job
+  never shares an inode with the cache (or with an earlier job's leftover),
+  and checks the size it received against the server's ``Logical-Size``;
+* fills the cache atomically under a per-name ``flock``: concurrent
+  requests for one file, from any process or thread, make one transfer;
+* returns clean ``name@version`` strings;
+* refuses an upload that the server silently ignored (it held a newer
+  version), and checks the stored size after each upload;
+* keeps access times for least-recently-used eviction (:meth:`trim_cache`).
+
+The cache layout is the stock one (``files/<name>`` whose mtime is the version,
+``locks/<name>``), so stock tools such as ``filetracker-cache-cleaner`` can
+also work on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import fcntl
+import gzip
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.request import pathname2url
+
+import requests
+from filetracker.client import FiletrackerError
+from filetracker.utils import check_name, split_name, versioned_name
+
+__all__ = ['FiletrackerClient', 'FiletrackerError', 'is_missing']
+
+#: Seconds to wait for a connection / for the server between two reads.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+_CHUNK = 1 << 20
+_STALE_TMP_AGE = 3600.0
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def is_missing(error: Exception) -> bool:
+    """Whether a :class:`FiletrackerError` says the file does not exist."""
+    return isinstance(error, FiletrackerError) and str(error).startswith(('HTTP/404', 'File not available'))
+
+
+def _parse_version(response: requests.Response) -> int | None:
+    header = response.headers.get('last-modified')
+    if not header:
+        return None
+    return int(email.utils.mktime_tz(email.utils.parsedate_tz(header)))
+
+
+def _logical_size(response: requests.Response) -> int | None:
+    if response.headers.get('content-encoding', 'identity') == 'gzip':
+        value = response.headers.get('logical-size')
+    else:
+        value = response.headers.get('content-length')
+    return int(value) if value is not None else None
+
+
+class FiletrackerClient:
+    """Client of a filetracker server (``remote_url``) with a cache in ``cache_dir``.
+
+    With ``remote_url=None`` the client is local-only: the cache directory is
+    the store.  ``timeout`` is ``(connect, read)`` seconds; the read timeout
+    defaults to ``$SIO_FT_TIMEOUT`` or 30 s.
+    """
+
+    def __init__(
+        self,
+        remote_url: str | None,
+        cache_dir: str | os.PathLike,
+        timeout: tuple[float, float] | None = None,
+    ):
+        self.remote_url = remote_url.rstrip('/') if remote_url else None
+        self.cache_dir = Path(cache_dir)
+        self.timeout = timeout or (
+            CONNECT_TIMEOUT,
+            float(os.environ.get('SIO_FT_TIMEOUT', READ_TIMEOUT)),
+        )
+        (self.cache_dir / 'files').mkdir(parents=True, exist_ok=True)
+        (self.cache_dir / 'locks').mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f'FiletrackerClient({self.remote_url!r}, cache_dir={str(self.cache_dir)!r})'
+
+    # -- HTTP --------------------------------------------------------------
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, 'session', None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
+    def _request(self, method: str, name: str, version: int | None = None, **kwargs):
+        """Send a request for file ``name``; raise FiletrackerError on any failure."""
+        url = self.remote_url + '/files' + pathname2url(name)
+        if version is not None:
+            kwargs['params'] = {'last_modified': email.utils.formatdate(version)}
+        try:
+            response = self._session().request(method, url, timeout=self.timeout, **kwargs)
+        except requests.Timeout as exc:
+            raise FiletrackerError(
+                f'{method} {url}: no answer within {self.timeout} s (is the server hung?): {exc}'
+            ) from None
+        except requests.RequestException as exc:
+            raise FiletrackerError(f'Error making HTTP request: {method} {url}: {exc}') from None
+        if response.status_code >= 400:
+            detail = response.headers.get('x-exception') or response.reason
+            response.close()
+            raise FiletrackerError(f'HTTP/{response.status_code}: {method} {name}: {detail}')
+        return response
+
+    def _receive(self, response: requests.Response, name: str, directory: Path) -> str:
+        """Stream a GET's body into a new temporary file in ``directory``; check its size."""
+        expected = _logical_size(response)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.ft-')
+        try:
+            with os.fdopen(fd, 'wb') as out, response:
+                for chunk in response.iter_content(_CHUNK):
+                    out.write(chunk)
+                received = out.tell()
+        except requests.RequestException as exc:
+            os.unlink(tmp)
+            raise FiletrackerError(f'Error receiving {name}: {exc}') from None
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        if expected is not None and received != expected:
+            os.unlink(tmp)
+            raise FiletrackerError(
+                f'Truncated transfer of {name}: received {received} of {expected} bytes'
+            )
+        return tmp
+
+    def _open_remote(self, base: str, version: int | None) -> tuple[requests.Response, int]:
+        response = self._request('GET', base, stream=True)
+        remote_version = _parse_version(response)
+        if version is not None and remote_version is not None and remote_version != version:
+            response.close()
+            raise FiletrackerError(
+                f'Version {versioned_name(base, version)} not available. Server has {remote_version}'
+            )
+        return response, remote_version if remote_version is not None else version
+
+    # -- cache -------------------------------------------------------------
+
+    def _cache_path(self, base: str) -> Path:
+        return self.cache_dir / 'files' / base.lstrip('/')
+
+    @contextlib.contextmanager
+    def _lock(self, base: str, exclusive: bool):
+        path = self.cache_dir / 'locks' / base.lstrip('/')
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
+
+    def _cached_version(self, base: str) -> int | None:
+        try:
+            return int(self._cache_path(base).stat().st_mtime)
+        except FileNotFoundError:
+            return None
+
+    def _copy_out(self, src: Path, save_to: Path) -> None:
+        """Copy ``src`` to a fresh file renamed onto ``save_to`` (never a hard link)."""
+        save_to.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=save_to.parent, prefix='.ft-')
+        os.close(fd)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, save_to)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def _serve_hit(self, base: str, version: int, save_to: Path) -> bool:
+        """Copy a cached ``base@version`` to ``save_to``; False on a miss."""
+        path = self._cache_path(base)
+        with self._lock(base, exclusive=False):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                return False
+            if int(st.st_mtime) != version:
+                return False
+            self._copy_out(path, save_to)
+            # Record the use for LRU eviction; mtime (the version) stays.
+            with contextlib.suppress(OSError):
+                os.utime(path, ns=(time.time_ns(), st.st_mtime_ns))
+        return True
+
+    def _install(self, tmp: str, base: str, version: int) -> Path:
+        """Move a complete temporary file into the cache as ``base@version``.
+        The caller holds the exclusive lock of ``base``."""
+        path = self._cache_path(base)
+        current = self._cached_version(base)
+        if current is not None and current > version:
+            return Path(tmp)  # never replace a newer entry; caller uses tmp
+        os.utime(tmp, (time.time(), version))
+        os.replace(tmp, path)
+        return path
+
+    def _tmp_dir_for(self, base: str) -> Path:
+        directory = self._cache_path(base).parent
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
+    # -- public API --------------------------------------------------------
+
+    def get_file(
+        self,
+        name: str,
+        save_to: str | os.PathLike,
+        add_to_cache: bool = True,
+        force_refresh: bool = False,
+    ) -> str:
+        """Save file ``name`` (``/path`` or ``/path@version``) to ``save_to``;
+        return its versioned name.
+
+        A versioned name found in the cache is served without the network.
+        ``add_to_cache`` keeps a copy for later jobs on this node.
+        """
+        check_name(name)
+        base, version = split_name(name)
+        save_to = Path(save_to)
+        if version is not None and not force_refresh and self._serve_hit(base, version, save_to):
+            return versioned_name(base, version)
+        if self.remote_url is None:
+            raise FiletrackerError(f'File not available: {name} (not in the local store {self.cache_dir})')
+        if not add_to_cache:
+            response, version = self._open_remote(base, version)
+            save_to.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._receive(response, name, save_to.parent), save_to)
+            return versioned_name(base, version)
+        with self._lock(base, exclusive=True):
+            # Another process may have filled it while we waited for the lock.
+            if version is not None and not force_refresh and self._cached_version(base) == version:
+                self._copy_out(self._cache_path(base), save_to)
+                return versioned_name(base, version)
+            response, version = self._open_remote(base, version)
+            if not force_refresh and version is not None and self._cached_version(base) == version:
+                response.close()  # an unversioned name whose current version we hold
+                self._copy_out(self._cache_path(base), save_to)
+                return versioned_name(base, version)
+            tmp = self._receive(response, name, self._tmp_dir_for(base))
+            if version is None:
+                os.replace(tmp, save_to)
+                return base
+            cached = self._install(tmp, base, version)
+            self._copy_out(cached, save_to)
+            if cached == Path(tmp):
+                os.unlink(tmp)
+        return versioned_name(base, version)
+
+    def put_file(
+        self,
+        name: str,
+        filename: str | os.PathLike,
+        to_local_store: bool = True,
+        to_remote_store: bool = True,
+        compress_hint: bool = False,
+    ) -> str:
+        """Upload local file ``filename`` as ``name``; return the stored versioned name.
+
+        ``to_remote_store=False`` keeps the file only in this node's cache.
+        ``compress_hint=True`` gzips on the client and sends its SHA-256 (less
+        traffic for text, but the server then trusts the client's digest; the
+        default lets the server hash what it actually received).
+        """
+        check_name(name)
+        if not (to_local_store or to_remote_store):
+            raise ValueError('put_file: to_local_store and to_remote_store are both False')
+        base, version = split_name(name)
+        filename = Path(filename)
+        size = filename.stat().st_size
+        if self.remote_url is not None and to_remote_store:
+            version = self._upload(base, version, filename, size, compress_hint)
+        elif version is None:
+            version = int(time.time())
+        if to_local_store or self.remote_url is None:
+            with self._lock(base, exclusive=True):
+                fd, tmp = tempfile.mkstemp(dir=self._tmp_dir_for(base), prefix='.ft-')
+                os.close(fd)
+                shutil.copyfile(filename, tmp)
+                if self._install(tmp, base, version) == Path(tmp):
+                    os.unlink(tmp)
+        return versioned_name(base, version)
+
+    def _upload(self, base: str, version: int | None, filename: Path, size: int, compress: bool) -> int:
+        sent = version if version is not None else int(time.time())
+        with open(filename, 'rb') as f, contextlib.ExitStack() as stack:
+            headers = {}
+            body = f
+            if compress:
+                digest = hashlib.sha256()
+                body = stack.enter_context(tempfile.TemporaryFile())
+                with gzip.GzipFile(fileobj=body, mode='wb') as gz:
+                    while chunk := f.read(_CHUNK):
+                        digest.update(chunk)
+                        gz.write(chunk)
+                body.seek(0)
+                headers = {
+                    'Content-Encoding': 'gzip',
+                    'SHA256-Checksum': digest.hexdigest(),
+                    'Logical-Size': str(size),
+                }
+            response = self._request('PUT', base, sent, data=body, headers=headers)
+        stored = _parse_version(response)
+        response.close()
+        if stored is not None and stored != sent:
+            raise FiletrackerError(
+                f'Upload of {base} ignored: the server keeps its newer version {stored} '
+                f'(this upload was version {sent}; clock skew or a pinned name)'
+            )
+        remote_size = self._remote_size(base)
+        if remote_size != size:
+            raise FiletrackerError(
+                f'Upload of {base} stored {remote_size} bytes instead of {size}'
+            )
+        return sent
+
+    def file_version(self, name: str) -> int:
+        """The current version of ``name`` (its ``@version`` part is ignored)."""
+        base, _ = split_name(name)
+        if self.remote_url is None:
+            version = self._cached_version(base)
+            if version is None:
+                raise FiletrackerError(f'File not available: {base}')
+            return version
+        response = self._request('HEAD', base)
+        return _parse_version(response)
+
+    def file_size(self, name: str) -> int:
+        """Size in bytes of ``name`` (uncompressed)."""
+        base, version = split_name(name)
+        if version is not None and self._cached_version(base) == version:
+            return self._cache_path(base).stat().st_size
+        if self.remote_url is None:
+            raise FiletrackerError(f'File not available: {name}')
+        return self._remote_size(base)
+
+    def _remote_size(self, base: str) -> int:
+        return int(_logical_size(self._request('HEAD', base)) or 0)
+
+    def delete_file(self, name: str) -> None:
+        """Delete ``name`` from the cache and from the server."""
+        base, version = split_name(name)
+        with self._lock(base, exclusive=True):
+            with contextlib.suppress(FileNotFoundError):
+                self._cache_path(base).unlink()
+        if self.remote_url is not None:
+            self._request('DELETE', base, version if version is not None else int(time.time())).close()
+
+    def trim_cache(self, max_bytes: int) -> int:
+        """Evict least-recently-used cache entries until at most ``max_bytes``
+        remain; return the number of bytes freed.  Entries in use (locked) are
+        skipped."""
+        entries = []
+        files = self.cache_dir / 'files'
+        for root, _dirs, names in os.walk(files):
+            for n in names:
+                path = Path(root, n)
+                if n.startswith('.ft-') and _age(path) < _STALE_TMP_AGE:
+                    continue  # a transfer in progress
+                with contextlib.suppress(FileNotFoundError):
+                    st = path.stat()
+                    entries.append((st.st_atime, st.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        freed = 0
+        for _atime, size, path in sorted(entries):
+            if total - freed <= max_bytes:
+                break
+            base = '/' + str(path.relative_to(files))
+            lock = self.cache_dir / 'locks' / base.lstrip('/')
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                path.unlink()
+                freed += size
+            except FileNotFoundError:
+                pass
+            finally:
+                os.close(fd)
+        return freed

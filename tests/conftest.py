@@ -1,0 +1,56 @@
+"""Fixtures shared by all tests: a real filetracker server and per-test node state."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sio.workers import ft
+from sio.workers.ftserver import CentralServer
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope='session')
+def ft_server(tmp_path_factory):
+    """A stock filetracker-server on a free loopback port, for the whole session."""
+    with CentralServer.start(tmp_path_factory.mktemp('central-ft')) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def node_state(tmp_path, monkeypatch):
+    """Every test gets a fresh node: its own filetracker cache and sandbox directories,
+    and no filetracker client left over from another test."""
+    monkeypatch.setenv('SIO_FT_CACHE_DIR', str(tmp_path / 'node-ft-cache'))
+    monkeypatch.setenv('SIO_SANDBOXES_BASEDIR', str(tmp_path / 'node-sandboxes'))
+    monkeypatch.delenv('FILETRACKER_URL', raising=False)
+    monkeypatch.delenv('SIO_SANDBOXES_URL', raising=False)
+    monkeypatch.setenv('FILETRACKER_DIR', str(tmp_path / 'local-ft-store'))
+    ft._clients.clear()
+    ft._local.__dict__.clear()
+    yield
+    ft._clients.clear()
+    ft._local.__dict__.clear()
+
+
+def run_sio_batch(args=(), environ=None, env=None, stdin=None, timeout=60):
+    """Run the installed sio-batch; return the CompletedProcess."""
+    full_env = dict(os.environ)
+    if environ is not None:
+        full_env['environ'] = environ if isinstance(environ, str) else json.dumps(environ)
+    full_env.update(env or {})
+    return subprocess.run([str(BIN / 'sio-batch'), *args], env=full_env, input=stdin,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def parse_environ(stdout: str) -> dict:
+    lines = stdout.splitlines()
+    assert lines[0] == '--- BEGIN ENVIRON ---', stdout
+    assert lines[-1] == '--- END ENVIRON ---', stdout
+    return json.loads('\n'.join(lines[1:-1]))

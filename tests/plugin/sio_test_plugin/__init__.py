@@ -1,0 +1,64 @@
+"""A plugin package for sio-ray's tests, installed like any third-party plugin."""
+
+import os
+import time
+
+from sio.workers import Failure
+from sio.workers.util import tempcwd
+
+
+def echo_job(environ):
+    """Copies ``echo`` to ``echoed`` and notes the filters that ran before it."""
+    environ['echoed'] = environ.get('echo')
+    environ['marks_seen_by_job'] = list(environ.get('marks', []))
+    return environ
+
+
+def raising_job(environ):
+    if environ.get('expected'):
+        raise Failure('expected trouble: ' + str(environ['expected']))
+    raise ZeroDivisionError('unexpected trouble')
+
+
+def results_only_job(environ):
+    """Returns a new dict with results only, as upstream ingen/inwer do."""
+    return {'return_code': 0, 'collected': ['a', 'b']}
+
+
+def bytes_job(environ):
+    """Leaves bytes and a tuple in the environ, as upstream executors do."""
+    environ['stdout'] = [b'line \xff', b'two']
+    environ['result_percentage'] = (1, 2)
+    if environ.get('unserialisable'):
+        environ['bad'] = {1, 2}
+    return environ
+
+
+def cwd_job(environ):
+    """Records its working directory, writes a file there, optionally sleeps."""
+    with open('marker', 'w') as f:
+        f.write(environ.get('tag', ''))
+    time.sleep(environ.get('sleep', 0))
+    with open('marker') as f:
+        environ['marker_read_back'] = f.read()
+    environ['cwd'] = os.getcwd()
+    environ['tempcwd'] = tempcwd()
+    return environ
+
+
+def sleep_job(environ):
+    time.sleep(environ.get('sleep', 0))
+    return environ
+
+
+def mark_filter(environ):
+    environ.setdefault('marks', []).append('test-mark')
+    return environ
+
+
+def broken_filter(environ):
+    raise RuntimeError('broken filter')
+
+
+def echo_requirements(environ, base):
+    return base.replace(memory_mib=environ.get('echo_mib', 7.0), isolated=True)
