@@ -114,12 +114,16 @@ class CentralServer:
         if not (self.directory / 'store' / 'links' / _CANARY.lstrip('/')).is_symlink():
             raise RuntimeError(f'another process answers on {self.url}')
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server and its whole process group."""
+    def stop(self, grace: float = 2.0) -> None:
+        """Stop the server and its whole process group.
+
+        Gunicorn's graceful stop waits for idle keep-alive connections (up to
+        30 s), so after ``grace`` seconds the group is killed; the store
+        recovers on the next start (filetracker runs BDB recovery)."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout)
+                self.process.wait(grace)
             except subprocess.TimeoutExpired:
                 pass
         try:

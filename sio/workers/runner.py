@@ -71,21 +71,20 @@ def _record_failure(environ: dict, exc: BaseException) -> None:
 
 
 def _finish(environ: dict) -> dict:
-    """Make the result a valid environ (jobs may leave bytes or tuples in it)."""
+    """Make the result a valid environ (jobs may leave bytes or tuples in it).
+    A value that cannot be made valid is replaced by its ``repr`` and the job
+    fails, naming the key; the rest of the environ is kept."""
     try:
         return envmod.normalize(environ)
-    except envmod.EnvironError as exc:
-        result = {k: v if _is_valid(v) else repr(v) for k, v in environ.items()}
-        _record_failure(result, exc)
+    except envmod.EnvironError as first_error:
+        result = {}
+        for key, value in environ.items():
+            try:
+                result.update(envmod.normalize({key: value}))
+            except envmod.EnvironError:
+                result[str(key)] = repr(value)
+        _record_failure(result, first_error)
         return result
-
-
-def _is_valid(value: Any) -> bool:
-    try:
-        envmod.normalize(value)
-        return True
-    except envmod.EnvironError:
-        return False
 
 
 def run(environ: dict) -> dict:

@@ -1,0 +1,269 @@
+import gzip
+import http.server
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import sio.workers
+from sio.workers import ft
+from sio.workers.ftclient import FiletrackerClient, FiletrackerError, is_missing
+from sio.workers.ftserver import free_port
+from sio.workers.runner import run
+from sio.workers.util import TemporaryCwd
+
+
+@pytest.fixture
+def client(ft_server, tmp_path):
+    """A separate 'OIOIOI-side' client with its own cache."""
+    return FiletrackerClient(ft_server.url, tmp_path / 'other-cache')
+
+
+def unique(request, name):
+    return f'/{re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)}/{name}'
+
+
+def transfers(server, path):
+    """Number of GETs of ``path`` that sent a body (HEADs are logged as empty GETs)."""
+    pattern = re.compile(r'"GET /files%s HTTP/1\.1" 200 (\d+)' % re.escape(path))
+    return sum(1 for m in pattern.finditer(server.log_path.read_text()) if int(m.group(1)) > 0)
+
+
+def test_upload_and_download_round_trip_with_versions(ft_server, client, request, tmp_path):
+    env = {'filetracker_url': ft_server.url, 'out_file': unique(request, 'out.txt')}
+    ft.init_instance(ft_server.url)
+    with TemporaryCwd():
+        Path(sio.workers.util.tempcwd('local.txt')).write_bytes(b'payload\n')
+        stored = ft.upload(env, 'out_file', 'local.txt')
+    assert re.fullmatch(re.escape(unique(request, 'out.txt')) + r'@\d+', stored)
+    assert env['out_file'] == stored
+    client.get_file(stored, tmp_path / 'back')
+    assert (tmp_path / 'back').read_bytes() == b'payload\n'
+    # Downloads return clean single-version names, also on cache hits.
+    assert client.get_file(stored, tmp_path / 'again') == stored
+    assert client.get_file(stored.split('@')[0], tmp_path / 'again2') == stored
+
+
+def test_download_destinations(ft_server, client, request, tmp_path):
+    src = tmp_path / 'src'
+    src.write_bytes(b'42\n')
+    name = client.put_file(unique(request, 'in.txt'), src)
+    env = {'in_file': name}
+    ft.init_instance(ft_server.url)
+    with TemporaryCwd() as job:
+        assert ft.download(env, 'in_file') == os.path.join(job, 'in.txt')
+        assert ft.download(env, 'in_file', 'sub/') == os.path.join(job, 'sub', 'in.txt')
+        assert ft.download(env, 'in_file', 'x/y') == os.path.join(job, 'x', 'y')
+        Path(job, 'kept').write_text('mine')
+        assert ft.download(env, 'in_file', 'kept', skip_if_exists=True) == os.path.join(job, 'kept')
+        assert Path(job, 'kept').read_text() == 'mine'
+        # Without skip_if_exists, leftovers are replaced (stock filetracker kept them).
+        assert Path(ft.download(env, 'in_file', 'kept')).read_bytes() == b'42\n'
+
+
+def test_downloads_never_share_an_inode_with_the_cache(ft_server, client, request, tmp_path):
+    src = tmp_path / 'src'
+    src.write_bytes(b'original')
+    name = client.put_file(unique(request, 'exe'), src)
+    env = {'exe_file': name}
+    ft.init_instance(ft_server.url)
+    with TemporaryCwd():
+        first = ft.download(env, 'exe_file', 'exe', add_to_cache=True)
+        with open(first, 'ab') as f:
+            f.write(b' TAMPERED')  # a job modifies its copy in place
+    with TemporaryCwd():
+        second = ft.download(env, 'exe_file', 'exe', add_to_cache=True)
+        assert Path(second).read_bytes() == b'original'
+
+
+def test_wrong_version_and_missing_files_are_clear_errors(ft_server, client, request, tmp_path):
+    src = tmp_path / 'src'
+    src.write_bytes(b'v')
+    name = client.put_file(unique(request, 'f'), src)
+    base, version = name.split('@')
+    with pytest.raises(FiletrackerError, match=rf'Version {base}@{int(version) - 5} not available. Server has {version}'):
+        client.get_file(f'{base}@{int(version) - 5}', tmp_path / 'x')
+    with pytest.raises(FiletrackerError) as info:
+        client.get_file(unique(request, 'missing'), tmp_path / 'y')
+    assert is_missing(info.value)
+    result = run({'job_type': 'ft-check', 'filetracker_url': ft_server.url,
+                  'in_file': unique(request, 'missing'), 'out_file': unique(request, 'out')})
+    assert result['result'] == 'FAILURE' and 'HTTP/404' in result['exception']
+
+
+def test_an_upload_the_server_ignores_is_an_error(client, request, tmp_path):
+    src = tmp_path / 'src'
+    src.write_bytes(b'pinned')
+    path = unique(request, 'pinned')
+    client.put_file(f'{path}@4102444800', src)  # 2100-01-01: pins the name
+    with pytest.raises(FiletrackerError, match='ignored: the server keeps its newer version 4102444800'):
+        client.put_file(path, src)
+
+
+def test_upload_destination_rules(ft_server, request):
+    ft.init_instance(ft_server.url)
+    with TemporaryCwd() as job:
+        Path(job, 'o').write_text('x')
+        env = {'out_file': unique(request, 'wins') + '@12345'}
+        stored = ft.upload(env, 'out_file', 'o', dest='/ignored')
+        assert stored.startswith(unique(request, 'wins') + '@') and not stored.endswith('@12345')
+        env = {}
+        assert ft.upload(env, 'k', 'o', dest=unique(request, 'dir') + '/').startswith(
+            unique(request, 'dir') + '/o@')
+        with pytest.raises(KeyError, match=r"environ\['k'\] is missing and no dest"):
+            ft.upload({}, 'k', 'o')
+    with pytest.raises(KeyError, match=r"environ\['in_file'\] is required but missing"):
+        ft.download({}, 'in_file')
+
+
+def test_use_filetracker_false_and_auto_use_local_paths(ft_server, client, request, tmp_path,
+                                                        monkeypatch):
+    monkeypatch.setattr(sio.workers, '_original_cwd', str(tmp_path))
+    (tmp_path / 'input.txt').write_text('local input')
+    ft.init_instance(ft_server.url)
+    with TemporaryCwd():
+        env = {'use_filetracker': False, 'in_file': 'input.txt', 'out_file': 'results/out.txt'}
+        assert Path(ft.download(env, 'in_file', 'in')).read_text() == 'local input'
+        assert ft.upload(env, 'out_file', 'in') == 'results/out.txt'
+    assert (tmp_path / 'results/out.txt').read_text() == 'local input'
+    remote = client.put_file(unique(request, 'remote.txt'), tmp_path / 'input.txt')
+    with TemporaryCwd():
+        env = {'use_filetracker': 'auto', 'a': 'input.txt', 'b': remote}
+        assert Path(ft.download(env, 'a', 'a')).read_text() == 'local input'
+        assert Path(ft.download(env, 'b', 'b')).read_text() == 'local input'
+        with pytest.raises(ValueError, match=r"environ\['use_filetracker'\]: 'yes'"):
+            ft.download({'use_filetracker': 'yes', 'a': 'x'}, 'a')
+
+
+def test_one_client_and_cache_per_server_url(ft_server, tmp_path):
+    a = ft.init_instance(ft_server.url)
+    got = {}
+    t = threading.Thread(target=lambda: got.setdefault('c', ft.init_instance(ft_server.url)))
+    t.start()
+    t.join()
+    assert got['c'] is a
+    assert a.cache_dir == ft.cache_dir_for(ft_server.url)
+    assert a.cache_dir.parent == tmp_path / 'node-ft-cache'
+    assert ft.instance() is a
+    assert ft.launch_filetracker_server(ft_server.url) == a.cache_dir
+
+
+def test_default_instance_reads_filetracker_url(ft_server, monkeypatch):
+    monkeypatch.setenv('FILETRACKER_URL', ft_server.url)
+    assert ft.instance().remote_url == ft_server.url
+
+
+def test_server_down_is_a_clear_error_within_seconds(tmp_path):
+    dead = FiletrackerClient(f'http://127.0.0.1:{free_port()}', tmp_path / 'c')
+    started = time.monotonic()
+    with pytest.raises(FiletrackerError, match='Error making HTTP request'):
+        dead.get_file('/x@1', tmp_path / 'x')
+    assert time.monotonic() - started < 5
+
+
+def test_hung_server_times_out_instead_of_hanging(tmp_path, monkeypatch):
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(8)  # accepts connections (kernel backlog), never answers
+    try:
+        monkeypatch.setenv('SIO_FT_TIMEOUT', '1')
+        hung = FiletrackerClient(f'http://127.0.0.1:{listener.getsockname()[1]}', tmp_path / 'c')
+        started = time.monotonic()
+        with pytest.raises(FiletrackerError, match='no answer within'):
+            hung.get_file('/x@1', tmp_path / 'x')
+        assert time.monotonic() - started < 5
+    finally:
+        listener.close()
+
+
+class _LyingHandler(http.server.BaseHTTPRequestHandler):
+    # The real server cannot be made to send less than it announces, so this
+    # fake one does (complete gzip of 4 bytes, Logical-Size 8), to reach the
+    # client's truncation check.
+    def do_GET(self):
+        body = gzip.compress(b'half')
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.send_header('Content-Encoding', 'gzip')
+        self.send_header('Logical-Size', '8')
+        self.send_header('Last-Modified', 'Sat, 28 Nov 2026 00:00:00 -0000')
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_truncated_download_is_detected_and_leaves_nothing(tmp_path):
+    server = http.server.HTTPServer(('127.0.0.1', 0), _LyingHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = FiletrackerClient(f'http://127.0.0.1:{server.server_port}', tmp_path / 'c')
+        for add_to_cache in (True, False):
+            with pytest.raises(FiletrackerError,
+                               match='Truncated transfer of /f: received 4 of 8 bytes'):
+                client.get_file('/f', tmp_path / 'dest', add_to_cache=add_to_cache)
+            assert not (tmp_path / 'dest').exists()
+            assert not any(p.is_file() for p in (tmp_path / 'c' / 'files').rglob('*'))
+            assert os.listdir(tmp_path) == ['c']
+    finally:
+        server.shutdown()
+
+
+def test_eight_processes_fetching_one_file_make_one_transfer(ft_server, client, request,
+                                                             tmp_path):
+    src = tmp_path / 'big'
+    src.write_bytes(os.urandom(512 * 1024))
+    name = client.put_file(unique(request, 'shared.in'), src, to_local_store=False)
+    script = (
+        'import sys, time\n'
+        'from sio.workers import ft\n'
+        'from sio.workers.util import TemporaryCwd\n'
+        'ft.init_instance(sys.argv[1])\n'
+        'while time.time() < float(sys.argv[3]): time.sleep(0.001)\n'
+        'with TemporaryCwd():\n'
+        '    p = ft.download({"in_file": sys.argv[2]}, "in_file", "in", add_to_cache=True)\n'
+        '    print(open(p, "rb").read() == open(sys.argv[4], "rb").read())\n'
+    )
+    start_at = str(time.time() + 3)
+    procs = [subprocess.Popen([sys.executable, '-c', script, ft_server.url, name, start_at,
+                               str(src)], stdout=subprocess.PIPE, text=True)
+             for _ in range(8)]
+    outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert outputs == ['True'] * 8
+    assert transfers(ft_server, name.split('@')[0]) == 1
+
+
+def test_trim_cache_evicts_least_recently_used(ft_server, client, request, tmp_path):
+    node = FiletrackerClient(ft_server.url, tmp_path / 'node')
+    names = []
+    for i in range(3):
+        src = tmp_path / f's{i}'
+        src.write_bytes(bytes([i]) * 1000)
+        names.append(client.put_file(unique(request, f'f{i}'), src, to_local_store=False))
+    for i, name in enumerate(names):
+        node.get_file(name, tmp_path / f'd{i}')
+        time.sleep(0.02)
+    node.get_file(names[0], tmp_path / 'again')  # f0 is now the most recently used
+    assert node.trim_cache(2000) == 1000
+    cached = {p.name for p in (tmp_path / 'node' / 'files').rglob('f*')}
+    assert cached == {'f0', 'f2'}
+
+
+def test_sio_run_filetracker_prepares_and_trims_the_node_cache(ft_server, tmp_path):
+    exe = Path(sys.executable).with_name('sio-run-filetracker')
+    done = subprocess.run([str(exe), '--url', ft_server.url, '--max-size', '10M'],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, 'SIO_FT_CACHE_DIR': str(tmp_path / 'nc')})
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()) == ft.cache_dir_for(ft_server.url).parent.parent / 'nc' / \
+        ft.cache_dir_for(ft_server.url).name
+    assert Path(done.stdout.strip(), 'files').is_dir()
+    done = subprocess.run([str(exe), '--max-size', 'lots'], capture_output=True, text=True)
+    assert done.returncode == 2 and "'lots' is not a size" in done.stderr
