@@ -33,7 +33,7 @@ from sio.workers.ftclient import FiletrackerClient, FiletrackerError
 from sio.workers.util import tempcwd
 
 __all__ = [
-    'FiletrackerError', 'download', 'upload', 'instance', 'set_instance', 'init_instance',
+    'download', 'upload', 'instance', 'set_instance', 'init_instance',
     'cache_dir_for', 'launch_filetracker_server',
 ]
 

@@ -42,7 +42,7 @@ import requests
 from filetracker.client import FiletrackerError
 from filetracker.utils import check_name, split_name, versioned_name
 
-__all__ = ['FiletrackerClient', 'FiletrackerError', 'is_missing']
+__all__ = ['FiletrackerClient', 'is_missing']
 
 #: Seconds to wait for a connection / for the server between two reads.
 CONNECT_TIMEOUT = 5.0

@@ -1,0 +1,57 @@
+import os
+import time
+
+import pytest
+
+from sio.workers.execute import ExecError, execute, noquote
+from sio.workers.util import TemporaryCwd
+
+
+def test_returns_code_and_output_and_runs_in_the_job_directory():
+    with TemporaryCwd() as job:
+        code, out = execute(['sh', '-c', 'pwd; echo err >&2'])
+        assert code == 0 and out == (job + '\n').encode()
+        code, out = execute(['sh', '-c', 'echo out; echo err >&2'], forward_stderr=True)
+        assert out == b'out\nerr\n'
+
+
+def test_errors_raise_unless_ignored():
+    with pytest.raises(ExecError, match='exit status 3') as info:
+        execute(['sh', '-c', 'echo partial; exit 3'])
+    assert info.value.return_code == 3 and info.value.output == b'partial\n'
+    assert execute(['sh', '-c', 'exit 3'], ignore_errors=True)[0] == 3
+    assert execute(['sh', '-c', 'exit 4'], extra_ignore_errors=(4,))[0] == 4
+
+
+def test_shell_pieces_and_quoting(tmp_path):
+    name = "it's a file"
+    (tmp_path / name).write_text('content')
+    code, out = execute(['cat', name, noquote('|'), 'tr', 'a-z', 'A-Z'], cwd=tmp_path)
+    assert out == b'CONTENT'
+    assert execute('echo $((6*7))')[1] == b'42\n'
+
+
+def test_output_limit_and_split_lines():
+    assert execute(['printf', 'a\\nb\\nc'], split_lines=True)[1] == [b'a', b'b', b'c']
+    assert execute(['printf', '0123456789'], output_limit=4)[1] == b'0123'
+
+
+def test_real_time_limit_kills_the_whole_process_group(tmp_path):
+    pidfile = tmp_path / 'pid'
+    started = time.monotonic()
+    code, _ = execute(['sh', '-c', f'sleep 30 & echo $! > {pidfile}; wait'],
+                      real_time_limit=300, ignore_errors=True)
+    assert code == -9 and time.monotonic() - started < 5
+    child = int(pidfile.read_text())
+    time.sleep(0.1)
+    assert not os.path.exists(f'/proc/{child}') or \
+        open(f'/proc/{child}/stat').read().split()[2] == 'Z'
+
+
+def test_leftover_background_processes_are_killed(tmp_path):
+    pidfile = tmp_path / 'pid'
+    execute(['sh', '-c', f'sleep 30 > /dev/null & echo $! > {pidfile}'])
+    child = int(pidfile.read_text())
+    time.sleep(0.1)
+    assert not os.path.exists(f'/proc/{child}') or \
+        open(f'/proc/{child}/stat').read().split()[2] == 'Z'
