@@ -38,11 +38,14 @@ stamp="$venv/.sio-setup-$mode"
 want=$(cat "$root/pyproject.toml" "$root/tests/plugin/pyproject.toml" 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "setup: installing sio-ray into $venv ($mode)" >&2
-    "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
-    if [ "$mode" = --test ]; then
-        "$venv/bin/python" -m pip install -q -e "$root[test]" -e "$root/tests/plugin"
-    else
-        "$venv/bin/python" -m pip install -q -e "$root"
+    targets=(-e "$root")
+    [ "$mode" = --test ] && targets=(-e "$root[test]" -e "$root/tests/plugin")
+    log="$venv/pip-install.log"
+    if ! { "$venv/bin/python" -m pip install -q --upgrade pip &&
+           "$venv/bin/python" -m pip install -q "${targets[@]}"; } >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "setup: pip install failed (log above, also in $log)" >&2
+        exit 1
     fi
     echo "$want" > "$stamp"
 fi

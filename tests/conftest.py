@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,19 @@ def node_state(tmp_path, monkeypatch):
     yield
     ft._clients.clear()
     ft._local.__dict__.clear()
+
+
+def settled_log(server, quiet: float = 0.3, timeout: float = 10.0) -> str:
+    """The server's log once it stopped growing (access lines are written after
+    the response has gone out)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        text = server.log_path.read_text()
+        if text == last or time.monotonic() > deadline:
+            return text
+        last = text
+        time.sleep(quiet)
 
 
 def run_sio_batch(args=(), environ=None, env=None, stdin=None, timeout=60):

@@ -11,7 +11,7 @@ import traceback
 from typing import Any
 
 from sio.workers import environ as envmod
-from sio.workers import ft, plugins
+from sio.workers import plugins
 from sio.workers.util import TemporaryCwd
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ def _as_environ(returned: Any, given: dict, who: str) -> dict:
 
 def _run_job(environ: dict) -> dict:
     if environ.get('filetracker_url'):
+        from sio.workers import ft  # imported on use: requests costs ~50 ms at start-up
+
         ft.init_instance(environ['filetracker_url'])
     environ = _apply_filters(environ, 'prefilters')
     environ['worker'] = platform.node()

@@ -17,6 +17,7 @@ from sio.workers.ftclient import FiletrackerClient, FiletrackerError, is_missing
 from sio.workers.ftserver import free_port
 from sio.workers.runner import run
 from sio.workers.util import TemporaryCwd
+from tests.conftest import settled_log
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def unique(request, name):
 def transfers(server, path):
     """Number of GETs of ``path`` that sent a body (HEADs are logged as empty GETs)."""
     pattern = re.compile(r'"GET /files%s HTTP/1\.1" 200 (\d+)' % re.escape(path))
-    return sum(1 for m in pattern.finditer(server.log_path.read_text()) if int(m.group(1)) > 0)
+    return sum(1 for m in pattern.finditer(settled_log(server)) if int(m.group(1)) > 0)
 
 
 def test_upload_and_download_round_trip_with_versions(ft_server, client, request, tmp_path):

@@ -11,6 +11,7 @@ import pytest
 from sio.workers import ft
 from sio.workers.ftclient import FiletrackerClient
 from sio.workers.sandbox import Sandbox, SandboxError, get_sandbox, publish_sandbox
+from tests.conftest import settled_log
 
 BIN = Path(sys.executable).parent
 
@@ -77,7 +78,7 @@ def test_concurrent_first_use_by_several_processes_installs_once(ft_server, tmp_
     results = [p.communicate(timeout=60) for p in procs]
     assert [out.strip() for out, _ in results] == ['shared'] * 6, results
     pattern = f'"GET /files/sandboxes/{name}.tar.gz HTTP/1.1" 200 '
-    downloads = [line for line in ft_server.log_path.read_text().splitlines()
+    downloads = [line for line in settled_log(ft_server).splitlines()
                  if pattern in line and not line.rstrip().split(pattern)[1].startswith('0 ')]
     assert len(downloads) == 1
 
@@ -121,10 +122,10 @@ def test_a_newer_published_version_is_installed_after_the_check_interval(
         assert (sb.path / 'bin' / 'tool').read_text().endswith('echo new\n')
         assert sb.installed_version() == second.split('@')[1]
     # Same version again: nothing is re-downloaded (upstream compared bytes with str).
-    before = ft_server.log_path.read_text().count(f'/files/sandboxes/{name}.tar.gz HTTP/1.1" 200')
+    before = settled_log(ft_server).count(f'/files/sandboxes/{name}.tar.gz HTTP/1.1" 200')
     with get_sandbox(name) as sb:
         pass
-    after = ft_server.log_path.read_text().count(f'/files/sandboxes/{name}.tar.gz HTTP/1.1" 200')
+    after = settled_log(ft_server).count(f'/files/sandboxes/{name}.tar.gz HTTP/1.1" 200')
     assert after - before == 1  # the version check (a HEAD), no download
 
 

@@ -1,4 +1,4 @@
-"""Jobs that check a node: ``ping`` and ``ft-check``."""
+"""The ``ft-check`` job: a filetracker round trip through this node."""
 
 from __future__ import annotations
 
@@ -8,16 +8,8 @@ import os
 from sio.workers import ft
 
 
-def ping(environ: dict) -> dict:
-    """The ``ping`` job: copies ``environ['ping']`` to ``environ['pong']``."""
-    environ['pong'] = environ['ping']
-    return environ
-
-
-def ft_check(environ: dict) -> dict:
-    """The ``ft-check`` job: a filetracker round trip through this node.
-
-    Downloads ``in_file`` (through the node cache), records its ``in_size``
+def run(environ: dict) -> dict:
+    """Downloads ``in_file`` (through the node cache), records its ``in_size``
     (bytes) and ``in_sha256``, and uploads it again to ``out_file``, which
     receives the stored versioned path.
     """

@@ -1,0 +1,83 @@
+"""Core overheads, printed as ratios against baselines measured in the same run.
+
+    .venv/bin/python benchmarks/bench_core.py [--quick]
+
+* ``run({'job_type': 'ping'})`` in-process vs calling the ping function directly;
+* one ``sio-batch`` call (a new process) vs starting the interpreter (``python -c pass``);
+* filetracker downloads of a 1 MiB and a 100-byte file: cold (through an empty
+  node cache, from a real ``filetracker-server``) vs warm (cache hit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sio.workers.ping import run as ping
+from sio.workers.ftclient import FiletrackerClient
+from sio.workers.ftserver import CentralServer
+from sio.workers.runner import run
+
+
+def median_ms(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def row(label: str, value: float, baseline: float, baseline_label: str) -> None:
+    print(f'  {label:<40} {value:9.3f} ms   {baseline_label:<28} {baseline:9.3f} ms'
+          f'   ratio {value / baseline:7.2f}')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--quick', action='store_true', help='fewer repetitions')
+    args = parser.parse_args()
+    n = 200 if args.quick else 2000
+    k = 5 if args.quick else 20
+
+    print('runner')
+    run({'job_type': 'ping', 'ping': 0})  # warm the plugin cache
+    row('run(ping) in-process', median_ms(lambda: run({'job_type': 'ping', 'ping': 1}), n),
+        median_ms(lambda: ping({'job_type': 'ping', 'ping': 1}), n), 'ping() called directly')
+    env = {**os.environ, 'environ': json.dumps({'job_type': 'ping', 'ping': 1})}
+    sio_batch = str(Path(sys.executable).with_name('sio-batch'))
+    row('sio-batch (new process)',
+        median_ms(lambda: subprocess.run([sio_batch], env=env, capture_output=True, check=True), k),
+        median_ms(lambda: subprocess.run([sys.executable, '-c', 'pass'], check=True), k),
+        'python -c pass')
+
+    print('filetracker download (real server on loopback)')
+    with tempfile.TemporaryDirectory() as tmp, CentralServer.start(Path(tmp, 'ft')) as server:
+        tmp = Path(tmp)
+        uploader = FiletrackerClient(server.url, tmp / 'up')
+        for label, size in (('1 MiB', 1 << 20), ('100 B', 100)):
+            src = tmp / f'src-{size}'
+            src.write_bytes(os.urandom(size))
+            name = uploader.put_file(f'/bench/{size}', src, to_local_store=False)
+            counter = iter(range(10**9))
+
+            def cold():
+                client = FiletrackerClient(server.url, tmp / f'cold-{next(counter)}')
+                client.get_file(name, tmp / 'dest')
+
+            warm_client = FiletrackerClient(server.url, tmp / 'warm')
+            warm_client.get_file(name, tmp / 'dest')
+            warm = median_ms(lambda: warm_client.get_file(name, tmp / 'dest'), n // 10)
+            row(f'{label} warm (cache hit)', warm, median_ms(cold, k * 2),
+                f'{label} cold (cache miss)')
+
+
+if __name__ == '__main__':
+    main()
