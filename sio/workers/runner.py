@@ -99,10 +99,11 @@ def run(environ: dict) -> dict:
     ``job_type`` in entry-point group ``sio.jobs`` runs; ``result`` becomes
     ``SUCCESS``; the ``postfilters`` run.
 
-    Any exception from a filter or the job ends the job with ``result:
-    FAILURE``, ``exception`` and ``traceback``, and the environ is returned
-    (postfilters still run); ``run`` itself does not raise for job errors.
-    Only ``environ`` that is not a dict raises :class:`TypeError`.
+    Any exception from a filter or the job (``SystemExit`` included) ends the
+    job with ``result: FAILURE``, ``exception`` and ``traceback``, and the
+    environ is returned (postfilters still run); ``run`` itself does not raise
+    for job errors.  Only an ``environ`` that is not a dict raises
+    :class:`TypeError`, and ``KeyboardInterrupt`` (cancellation) propagates.
     """
     if not isinstance(environ, dict):
         raise TypeError(f'environ must be a dict, not {type(environ).__name__}')
@@ -111,7 +112,7 @@ def run(environ: dict) -> dict:
         try:
             envmod.validate(environ)
             current = _run_job(environ)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a job calling sys.exit() is a job error too
             _record_failure(current, exc)
             try:
                 current = _apply_filters(current, 'postfilters')

@@ -12,7 +12,7 @@ Use a sandbox as a context manager; while any user is inside it, no process
 replaces it with a newer version::
 
     with get_sandbox('compiler-gcc.12_2_0') as sandbox:
-        gcc = sandbox.path / 'bin' / 'gcc'
+        gcc = os.path.join(sandbox.path, 'bin', 'gcc')
 
 Administrators publish their own with ``sio-publish-sandbox DIR``.
 """
@@ -68,10 +68,10 @@ class Sandbox:
             raise SandboxError(f'invalid sandbox name {name!r}')
         self.name = name
         self.basedir = Path(basedir) if basedir is not None else _basedir()
-        #: The unpacked sandbox directory.
-        self.path = self.basedir / name
+        #: The unpacked sandbox directory (a ``str``, as upstream plugins expect).
+        self.path = str(self.basedir / name)
         self._mutex = threading.Lock()
-        self._users = 0
+        self._in_context = 0
         self._lock_fd: int | None = None
 
     def __repr__(self) -> str:
@@ -79,21 +79,26 @@ class Sandbox:
 
     def __enter__(self) -> 'Sandbox':
         with self._mutex:
-            if self._users == 0:
-                self._lock_fd = self._acquire()
-            self._users += 1
+            self._in_context += 1
+            if self._in_context == 1:
+                try:
+                    self._get()
+                except BaseException:
+                    self._in_context -= 1
+                    raise
         return self
 
     def __exit__(self, *exc_info) -> None:
         with self._mutex:
-            self._users -= 1
-            if self._users == 0 and self._lock_fd is not None:
+            self._in_context -= 1
+            if self._in_context == 0 and self._lock_fd is not None:
                 os.close(self._lock_fd)
                 self._lock_fd = None
 
     # -- install -----------------------------------------------------------
 
-    def _acquire(self) -> int:
+    def _get(self) -> None:
+        """Install or update the sandbox when needed; keep a shared lock on it."""
         self.basedir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.basedir / f'{self.name}.lock', os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -106,12 +111,12 @@ class Sandbox:
         except BaseException:
             os.close(fd)
             raise
-        return fd
+        self._lock_fd = fd
 
     def installed_version(self) -> str | None:
         """The version of the unpacked copy, or None when not installed."""
         try:
-            return (self.path / '.hash').read_text().strip()
+            return (Path(self.path) / '.hash').read_text().strip()
         except FileNotFoundError:
             return None
 
@@ -120,14 +125,14 @@ class Sandbox:
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix='.last_check.')
         with os.fdopen(fd, 'w') as f:
             f.write(str(int(time.time())))
-        os.replace(tmp, self.path / '.last_check')
+        os.replace(tmp, Path(self.path) / '.last_check')
 
     def _needs_install(self) -> bool:
         installed = self.installed_version()
         if installed is None:
             return True
         try:
-            last_check = float((self.path / '.last_check').read_text())
+            last_check = float((Path(self.path) / '.last_check').read_text())
         except (FileNotFoundError, ValueError):
             last_check = 0.0
         if time.time() - last_check < _check_interval():
@@ -198,8 +203,8 @@ class Sandbox:
                     f'sandbox {self.name}: the archive has no top-level directory {self.name}/')
             (fresh / '.hash').write_text(version)
             (fresh / '.last_check').write_text(str(int(time.time())))
-            if self.path.exists():
-                self.path.rename(work / 'old')
+            if os.path.exists(self.path):
+                os.rename(self.path, work / 'old')
             fresh.rename(self.path)
         finally:
             rmtree(work)

@@ -268,3 +268,17 @@ def test_sio_run_filetracker_prepares_and_trims_the_node_cache(ft_server, tmp_pa
     assert Path(done.stdout.strip(), 'files').is_dir()
     done = subprocess.run([str(exe), '--max-size', 'lots'], capture_output=True, text=True)
     assert done.returncode == 2 and "'lots' is not a size" in done.stderr
+
+
+def test_a_client_set_with_set_instance_is_used(tmp_path):
+    # OIOIOI's in-process back-end hands its own client (here filetracker's DummyClient).
+    from filetracker.client.dummy import DummyClient
+    dummy = DummyClient()
+    ft.set_instance(dummy)
+    assert ft.instance() is dummy
+    with TemporaryCwd() as job:
+        Path(job, 'f').write_text('dummy')
+        env = {'out_file': '/d/f'}
+        ft.upload(env, 'out_file', 'f')
+        env['in_file'] = env['out_file']
+        assert Path(ft.download(env, 'in_file', 'g')).read_text() == 'dummy'

@@ -1,3 +1,5 @@
+import functools
+import http.server
 import os
 import subprocess
 import sys
@@ -35,8 +37,8 @@ def test_publish_then_get_installs_and_runs(ft_server, tmp_path, request):
     assert stored.startswith(f'/sandboxes/{name}.tar.gz@')
     ft.init_instance(ft_server.url)
     with get_sandbox(name) as sandbox:
-        assert sandbox.path == tmp_path / 'node-sandboxes' / name
-        out = subprocess.run([sandbox.path / 'bin' / 'tool'], capture_output=True, text=True)
+        assert sandbox.path == str(tmp_path / 'node-sandboxes' / name)
+        out = subprocess.run([Path(sandbox.path) / 'bin' / 'tool'], capture_output=True, text=True)
         assert out.stdout == 'v1\n'
         assert sandbox.installed_version() == stored.split('@')[1]
     assert get_sandbox(name) is get_sandbox(name)
@@ -69,7 +71,7 @@ def test_concurrent_first_use_by_several_processes_installs_once(ft_server, tmp_
         'ft.init_instance(sys.argv[1])\n'
         'while time.time() < float(sys.argv[3]): time.sleep(0.001)\n'
         'with get_sandbox(sys.argv[2]) as sb:\n'
-        '    print(subprocess.run([sb.path / "bin" / "tool"], capture_output=True, text=True).stdout.strip())\n'
+        '    print(subprocess.run([sb.path + "/bin/tool"], capture_output=True, text=True).stdout.strip())\n'
     )
     start_at = str(time.time() + 3)
     procs = [subprocess.Popen([sys.executable, '-c', script, ft_server.url, name, start_at],
@@ -92,7 +94,7 @@ def test_threads_share_one_install(ft_server, tmp_path, request):
         try:
             ft.init_instance(ft_server.url)
             with get_sandbox(name) as sb:
-                paths.append((sb.path / 'bin' / 'tool').read_text())
+                paths.append((Path(sb.path) / 'bin' / 'tool').read_text())
         except Exception as exc:  # collected for the assertion below
             errors.append(exc)
 
@@ -110,16 +112,16 @@ def test_a_newer_published_version_is_installed_after_the_check_interval(
     first = publish_sandbox(make_tool(tmp_path, name, 'old'), url=ft_server.url)
     ft.init_instance(ft_server.url)
     with get_sandbox(name) as sb:
-        assert (sb.path / 'bin' / 'tool').read_text().endswith('echo old\n')
+        assert (Path(sb.path) / 'bin' / 'tool').read_text().endswith('echo old\n')
     time.sleep(1.1)  # filetracker versions are whole seconds
     second = publish_sandbox(make_tool(tmp_path, name, 'new'), url=ft_server.url)
     assert second != first
     # Within the check interval the installed copy is kept without asking the server.
     with get_sandbox(name) as sb:
-        assert (sb.path / 'bin' / 'tool').read_text().endswith('echo old\n')
+        assert (Path(sb.path) / 'bin' / 'tool').read_text().endswith('echo old\n')
     monkeypatch.setenv('SIO_SANDBOXES_CHECK_INTERVAL', '0')
     with get_sandbox(name) as sb:
-        assert (sb.path / 'bin' / 'tool').read_text().endswith('echo new\n')
+        assert (Path(sb.path) / 'bin' / 'tool').read_text().endswith('echo new\n')
         assert sb.installed_version() == second.split('@')[1]
     # Same version again: nothing is re-downloaded (upstream compared bytes with str).
     before = settled_log(ft_server).count(f'/files/sandboxes/{name}.tar.gz HTTP/1.1" 200')
@@ -146,7 +148,7 @@ def test_update_waits_until_no_process_uses_the_sandbox(ft_server, tmp_path, req
     monkeypatch.setenv('SIO_SANDBOXES_CHECK_INTERVAL', '0')
     with get_sandbox(name) as sb:
         entered_at = time.time()
-        assert (sb.path / 'bin' / 'tool').read_text().endswith('echo new\n')
+        assert (Path(sb.path) / 'bin' / 'tool').read_text().endswith('echo new\n')
     left_at = float(holder.stdout.readline())
     holder.wait()
     assert entered_at >= left_at  # the update happened only after the user left
@@ -161,7 +163,7 @@ def test_kept_when_the_source_is_unreachable(ft_server, tmp_path, request, monke
     monkeypatch.setenv('SIO_SANDBOXES_CHECK_INTERVAL', '0')
     ft.set_instance(FiletrackerClient('http://127.0.0.1:9', tmp_path / 'dead-cache'))
     with get_sandbox(name) as sb:
-        assert (sb.path / 'bin' / 'tool').read_text().endswith('echo kept\n')
+        assert (Path(sb.path) / 'bin' / 'tool').read_text().endswith('echo kept\n')
 
 
 def test_bad_archives_are_rejected_and_the_counter_restored(ft_server, tmp_path, request):
@@ -177,7 +179,7 @@ def test_bad_archives_are_rejected_and_the_counter_restored(ft_server, tmp_path,
     with pytest.raises(SandboxError, match=f'no top-level directory {name}/'):
         with sandbox:
             pass
-    assert sandbox._users == 0 and sandbox._lock_fd is None
+    assert sandbox._in_context == 0 and sandbox._lock_fd is None
     # A member escaping the base directory.
     evil = tmp_path / 'evil.tar.gz'
     with tarfile.open(evil, 'w:gz') as tar:
@@ -191,3 +193,38 @@ def test_bad_archives_are_rejected_and_the_counter_restored(ft_server, tmp_path,
     assert not (tmp_path / 'escaped').exists()
     with pytest.raises(SandboxError, match='invalid sandbox name'):
         Sandbox('../etc')
+
+
+class _FailingSandbox(Sandbox):
+    def _get(self):
+        raise RuntimeError('cannot install')
+
+
+def test_a_failing_install_leaves_the_context_counter_at_zero():
+    sandbox = _FailingSandbox('test')
+    with pytest.raises(RuntimeError, match='cannot install'):
+        with sandbox:
+            pass
+    assert sandbox._in_context == 0
+
+
+def test_http_fallback_when_filetracker_lacks_the_sandbox(ft_server, tmp_path, request,
+                                                          monkeypatch):
+    name = sandbox_name(request)
+    served = tmp_path / 'served'
+    served.mkdir()
+    with tarfile.open(served / f'{name}.tar.gz', 'w:gz') as tar:
+        tar.add(make_tool(tmp_path, name, 'http'), arcname=name)
+    os.utime(served / f'{name}.tar.gz', (1700000000, 1700000000))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv('SIO_SANDBOXES_URL', f'http://127.0.0.1:{server.server_port}/')
+        ft.init_instance(ft_server.url)
+        with get_sandbox(name) as sb:
+            assert (Path(sb.path) / 'bin' / 'tool').read_text().endswith('echo http\n')
+            assert sb.installed_version() == '1700000000'  # the HTTP Last-Modified
+    finally:
+        server.shutdown()

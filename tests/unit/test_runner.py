@@ -33,6 +33,12 @@ def test_a_raising_job_returns_failure_with_exception_and_traceback(expected, me
     assert result['keep'] == [1]
 
 
+def test_a_job_calling_sys_exit_fails_instead_of_ending_the_process():
+    result = run({'job_type': 'test-exit'})
+    assert result['result'] == 'FAILURE' and result['exception'] == '3'
+    assert 'SystemExit' in result['traceback']
+
+
 def test_unknown_job_type_names_it_and_lists_known_jobs():
     result = run({'job_type': 'no-such-job'})
     assert result['result'] == 'FAILURE'

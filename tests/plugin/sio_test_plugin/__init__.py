@@ -1,6 +1,7 @@
 """A plugin package for sio-ray's tests, installed like any third-party plugin."""
 
 import os
+import sys
 import time
 
 from sio.workers import Failure
@@ -62,3 +63,7 @@ def broken_filter(environ):
 
 def echo_requirements(environ, base):
     return base.replace(memory_mib=environ.get('echo_mib', 7.0), isolated=True)
+
+
+def exit_job(environ):
+    sys.exit(3)
