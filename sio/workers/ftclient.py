@@ -269,13 +269,15 @@ class FiletrackerClient:
                 self._copy_out(self._cache_path(base), save_to)
                 return versioned_name(base, version)
             tmp = self._receive(response, name, self._tmp_dir_for(base))
+            try:
+                # Without a version (a server that sends none) nothing is cached.
+                cached = self._install(tmp, base, version) if version is not None else Path(tmp)
+                self._copy_out(cached, save_to)  # save_to may be on another file system
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)  # left only when it did not go into the cache
             if version is None:
-                os.replace(tmp, save_to)
                 return base
-            cached = self._install(tmp, base, version)
-            self._copy_out(cached, save_to)
-            if cached == Path(tmp):
-                os.unlink(tmp)
         return versioned_name(base, version)
 
     def put_file(
