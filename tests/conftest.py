@@ -24,6 +24,22 @@ def ft_server(tmp_path_factory):
         yield server
 
 
+PROGRAMS = Path(__file__).parent / 'programs'
+
+
+@pytest.fixture(scope='session')
+def programs(tmp_path_factory) -> dict[str, Path]:
+    """The C test programs of tests/programs, compiled statically once per session."""
+    out = tmp_path_factory.mktemp('programs')
+    built = {}
+    for source in sorted(PROGRAMS.glob('*.c')):
+        target = out / source.stem
+        subprocess.run(['gcc', '-O2', '-static', '-pthread', '-o', str(target), str(source)],
+                       check=True, capture_output=True)
+        built[source.stem] = target
+    return built
+
+
 @pytest.fixture(autouse=True)
 def node_state(tmp_path, monkeypatch):
     """Every test gets a fresh node: its own filetracker cache and sandbox directories,

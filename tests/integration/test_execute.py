@@ -16,11 +16,22 @@ def test_returns_code_and_output_and_runs_in_the_job_directory():
 
 
 def test_errors_raise_unless_ignored():
-    with pytest.raises(ExecError, match='exit status 3') as info:
+    with pytest.raises(ExecError, match='program exited with code 3') as info:
         execute(['sh', '-c', 'echo partial; exit 3'])
-    assert info.value.return_code == 3 and info.value.output == b'partial\n'
+    assert info.value.result.return_code == 3 and info.value.result.stdout == b'partial\n'
     assert execute(['sh', '-c', 'exit 3'], ignore_errors=True)[0] == 3
     assert execute(['sh', '-c', 'exit 4'], extra_ignore_errors=(4,))[0] == 4
+
+
+def test_upstream_cases():
+    assert execute(['echo', '2']) == (0, b'2\n')
+    assert execute(['exit', '1'], ignore_errors=True)[0] == 1  # a shell builtin
+    with pytest.raises(ExecError):
+        execute(['exit', '1'])
+    with TemporaryCwd() as job:
+        execute(['mkdir', os.path.join(job, 'spam')])
+        assert b'spam' in execute(['ls', job])[1]
+    assert execute('kill -SEGV $$', ignore_errors=True)[0] == 139
 
 
 def test_shell_pieces_and_quoting(tmp_path):
@@ -41,7 +52,7 @@ def test_real_time_limit_kills_the_whole_process_group(tmp_path):
     started = time.monotonic()
     code, _ = execute(['sh', '-c', f'sleep 30 & echo $! > {pidfile}; wait'],
                       real_time_limit=300, ignore_errors=True)
-    assert code == -9 and time.monotonic() - started < 5
+    assert code == 128 + 9 and time.monotonic() - started < 5
     child = int(pidfile.read_text())
     time.sleep(0.1)
     assert not os.path.exists(f'/proc/{child}') or \

@@ -1,0 +1,381 @@
+"""Executors: run a program under limits, measure it and give a verdict.
+
+Two executors share one call signature and one result type,
+:class:`ExecutionResult`:
+
+* :class:`UnprotectedExecutor` (``unsafe-*`` jobs): the program runs as the
+  worker with rlimits only (and a cgroup for memory where the node has one);
+* :class:`IsolatedExecutor` (everything that runs untrusted code): the
+  program runs in a box (:mod:`sio.workers.isolation.box`) — namespaces, a
+  read-only minimal file system, no network, a seccomp filter, rlimits and
+  cgroups — and nothing it starts survives the run.
+
+Units: times in milliseconds, memory in KiB, output limits in bytes.  Limits
+can come from the environ: with ``environ`` and ``environ_prefix``, keys such
+as ``exec_time_limit`` override the arguments (upstream semantics).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sio.workers.isolation import box, cgroups
+from sio.workers.util import replace_invalid_UTF, tempcwd
+
+__all__ = ['ExecError', 'ExecutionResult', 'Limits', 'UnprotectedExecutor', 'IsolatedExecutor',
+           'DetailedUnprotectedExecutor']
+
+#: Upper bound of ``result_string`` (bytes of UTF-8), as upstream.
+RESULT_STRING_LIMIT = 1024
+_LIMIT_KEYS = ('time_limit', 'real_time_limit', 'mem_limit', 'output_limit')
+
+
+class ExecError(RuntimeError):
+    """A program failed and the caller did not ask to ignore it."""
+
+    def __init__(self, message: str, result: 'ExecutionResult | None' = None):
+        super().__init__(message)
+        self.result = result
+
+
+def cap_result_string(text: str | bytes) -> str:
+    """Valid UTF-8 text of at most 1024 bytes (longer ones end with ``[...]``)."""
+    text = replace_invalid_UTF(text)
+    data = text.encode('utf-8')
+    if len(data) <= RESULT_STRING_LIMIT:
+        return text
+    return data[:RESULT_STRING_LIMIT - 5].decode('utf-8', errors='ignore') + '[...]'
+
+
+@dataclass
+class ExecutionResult:
+    """The outcome of one run.  Also readable like upstream's result dict
+    (``result['time_used']``)."""
+
+    #: ``OK``, ``RE``, ``TLE``, ``MLE``, ``OLE``, ``RV`` or ``SE``.
+    result_code: str = 'OK'
+    result_string: str = 'ok'
+    #: CPU time of the whole process tree, ms.
+    time_used: int = 0
+    #: Peak memory, KiB.
+    mem_used: int = 0
+    #: Wall-clock time, ms.
+    real_time_used: int = 0
+    #: The program's own exit code; -1 when it did not exit (killed by a signal).
+    return_code: int = -1
+    #: The signal that ended the program, if one did.
+    exit_signal: int | None = None
+    num_syscalls: int = 0
+    #: The wall-clock limit stopped the program.
+    real_time_killed: bool = False
+    #: Captured standard output (``capture_output``), split with ``split_lines``.
+    stdout: bytes | list[bytes] | None = None
+    #: What ``time_used`` measures: ``cpu`` (or ``instructions`` where counted).
+    time_measure: str = 'cpu'
+    #: How memory and process limits were enforced: ``cgroup-v2``, ``cgroup-v1`` or ``rlimit``.
+    limits_enforced_by: str = 'rlimit'
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
+
+    def __contains__(self, key: str) -> bool:
+        return hasattr(self, key)
+
+    def to_dict(self) -> dict:
+        """The fields as a dict (``stdout`` left out unless captured)."""
+        result = asdict(self)
+        if result['stdout'] is None:
+            del result['stdout']
+        return result
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits of one run: ms, ms, KiB, bytes; None means none."""
+
+    time_limit: int | None = None
+    real_time_limit: int | None = None
+    mem_limit: int | None = None
+    output_limit: int | None = None
+
+    @classmethod
+    def resolve(cls, explicit: dict, environ: dict | None, prefix: str) -> 'Limits':
+        """Explicit values, overridden by ``environ[prefix + key]`` where present."""
+        values = dict(explicit)
+        if environ is not None:
+            for key in _LIMIT_KEYS:
+                env_key = prefix + key
+                if env_key in environ:
+                    values[key] = environ[env_key]
+        for key, value in values.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or value < 0):
+                name = f"environ[{prefix + key!r}]" if environ and prefix + key in environ else key
+                raise ValueError(f'{name}: {value!r} is not a non-negative number')
+        return cls(**{k: (int(v) if v is not None else None) for k, v in values.items()})
+
+
+def verdict(*, exited: bool, exit_code: int | None, signal_number: int | None, time_used: int,
+            time_limit: int | None, time_limit_hit: bool = False, wall_killed: bool = False,
+            memory_exceeded: bool = False, output_exceeded: bool = False,
+            forbidden_syscall: str | None = None) -> tuple[str, str]:
+    """``(result_code, result_string)`` from the facts of a run (first match wins)."""
+    if forbidden_syscall:
+        return 'RV', f'forbidden system call: {forbidden_syscall}'
+    if signal_number == signal.SIGSYS:
+        return 'RV', 'forbidden system call (foreign architecture)'
+    if memory_exceeded:
+        return 'MLE', 'memory limit exceeded'
+    if time_limit_hit or (time_limit and time_used > time_limit) or signal_number == signal.SIGXCPU:
+        return 'TLE', 'time limit exceeded'
+    if wall_killed:
+        return 'TLE', 'real time limit exceeded'
+    if output_exceeded or signal_number == signal.SIGXFSZ:
+        return 'OLE', 'output limit exceeded'
+    if exited and exit_code == 0:
+        return 'OK', 'ok'
+    if exited:
+        return 'RE', f'program exited with code {exit_code}'
+    return 'RE', f'program exited due to signal {signal_number}'
+
+
+def _fd_of(stream: BinaryIO | int | None) -> int | None:
+    if stream is None or isinstance(stream, int):
+        return stream
+    return stream.fileno()
+
+
+class BaseExecutor:
+    """Common parameters and result handling of every executor.
+
+    Call an executor with the command (a list; a string is split on spaces)
+    and keyword arguments:
+
+    ``env``, ``cwd``; ``stdin``, ``stdout``, ``stderr`` (files or fds; default
+    ``/dev/null``); ``capture_output`` (standard output into ``result.stdout``),
+    ``split_lines``, ``forward_stderr`` (standard error into standard output);
+    ``time_limit``, ``real_time_limit``, ``mem_limit``, ``output_limit``,
+    overridden by ``environ[environ_prefix + name]``; ``ignore_errors``,
+    ``extra_ignore_errors`` (exit codes that are not errors); ``pass_fds``.
+
+    A result other than ``OK`` raises :class:`ExecError` unless errors are
+    ignored.  Executors are also context managers (a no-op kept for plugins
+    written for upstream).
+    """
+
+    default_limits = Limits()
+
+    def __enter__(self) -> 'BaseExecutor':
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+    def __call__(self, command: str | Sequence[str], env: dict | None = None,
+                 split_lines: bool = False, ignore_errors: bool = False,
+                 extra_ignore_errors: Iterable[int] = (), stdin: Any = None, stdout: Any = None,
+                 stderr: Any = None, forward_stderr: bool = False, capture_output: bool = False,
+                 time_limit: int | None = None, real_time_limit: int | None = None,
+                 mem_limit: int | None = None, output_limit: int | None = None,
+                 environ: dict | None = None, environ_prefix: str = '',
+                 pass_fds: Sequence[int] = (), cwd: str | os.PathLike | None = None,
+                 **kwargs) -> ExecutionResult:
+        argv = command.split() if isinstance(command, str) else [os.fspath(a) for a in command]
+        limits = self._apply_defaults(Limits.resolve(
+            {'time_limit': time_limit, 'real_time_limit': real_time_limit,
+             'mem_limit': mem_limit, 'output_limit': output_limit}, environ, environ_prefix))
+        if cwd is None:
+            try:
+                cwd = tempcwd()
+            except RuntimeError:
+                cwd = os.getcwd()
+        with contextlib.ExitStack() as stack:
+            out_fd = _fd_of(stdout)
+            capture = None
+            if capture_output:
+                capture = stack.enter_context(tempfile.TemporaryFile())
+                out_fd = capture.fileno()
+            err_fd = out_fd if forward_stderr else _fd_of(stderr)
+            start_size = _size_of(out_fd)
+            result = self._execute(argv, env=env, cwd=Path(cwd), stdin=_fd_of(stdin),
+                                   stdout=out_fd, stderr=err_fd, limits=limits,
+                                   pass_fds=tuple(pass_fds), **kwargs)
+            if limits.output_limit is not None and result.result_code in ('OK', 'RE'):
+                written = _size_of(out_fd) - start_size if start_size is not None else 0
+                if written > limits.output_limit and self.enforces_output_limit:
+                    result.result_code, result.result_string = 'OLE', 'output limit exceeded'
+            if capture is not None:
+                capture.seek(0)
+                data = capture.read(limits.output_limit) if limits.output_limit is not None \
+                    else capture.read()
+                result.stdout = data.split(b'\n') if split_lines else data
+        result.result_string = cap_result_string(result.result_string)
+        if result.result_code != 'OK' and not ignore_errors:
+            if not (result.result_code == 'RE' and result.return_code in set(extra_ignore_errors)):
+                raise ExecError(f'Failed to execute command {argv!r}: {result.result_code} '
+                                f'({result.result_string})', result)
+        return result
+
+    #: Whether output beyond ``output_limit`` written to a regular file is OLE.
+    enforces_output_limit = True
+
+    def _apply_defaults(self, limits: Limits) -> Limits:
+        d = self.default_limits
+        return Limits(
+            time_limit=limits.time_limit or d.time_limit,
+            real_time_limit=limits.real_time_limit,
+            mem_limit=limits.mem_limit or d.mem_limit,
+            output_limit=limits.output_limit or d.output_limit,
+        )
+
+    def _execute(self, argv: list[str], *, env, cwd: Path, stdin, stdout, stderr,
+                 limits: Limits, pass_fds: tuple[int, ...], **kwargs) -> ExecutionResult:
+        raise NotImplementedError
+
+
+def _size_of(fd: int | None) -> int | None:
+    if fd is None:
+        return None
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+class _SupervisedExecutor(BaseExecutor):
+    """Runs programs under the launcher (:mod:`sio.workers.isolation.box`),
+    boxed or not, and turns what happened into a result."""
+
+    isolated = True
+    seccomp = True
+    max_tasks = box.DEFAULT_MAX_TASKS
+    ro_binds: list[tuple[str, str]] = []
+
+    def _default_real_time_limit(self, limits: Limits) -> int | None:
+        raise NotImplementedError
+
+    def _program(self, program: str, cwd: Path, env: dict) -> str:
+        raise NotImplementedError
+
+    def _env(self, env: dict | None) -> dict:
+        raise NotImplementedError
+
+    def _execute(self, argv, *, env, cwd, stdin, stdout, stderr, limits, pass_fds,
+                 ro_binds: Sequence[tuple[str, str]] = (), **kwargs):
+        env = self._env(env)
+        request = box.BoxRequest(
+            argv=[self._program(argv[0], cwd, env), *argv[1:]], box_dir=cwd, stdin=stdin,
+            stdout=stdout, stderr=stderr, env=env, time_limit_ms=limits.time_limit,
+            real_time_limit_ms=limits.real_time_limit or self._default_real_time_limit(limits),
+            memory_bytes=limits.mem_limit * 1024 if limits.mem_limit else None,
+            output_limit=limits.output_limit if self.enforces_output_limit else None,
+            max_tasks=self.max_tasks,
+            ro_binds=[*self.ro_binds, *ro_binds], seccomp=self.seccomp, pass_fds=pass_fds,
+            isolated=self.isolated)
+        try:
+            outcome = box.run(request)
+        except (box.BoxError, OSError) as exc:
+            return ExecutionResult('SE', f'sandbox failure: {exc}')
+        if outcome.error:
+            return ExecutionResult('RE', f'cannot execute {argv[0]}: {outcome.error}',
+                                   return_code=127, limits_enforced_by=outcome.enforced_by)
+        time_used = outcome.cpu_us // 1000
+        memory_exceeded = outcome.oom_killed or bool(
+            outcome.enforced_by == 'rlimit' and limits.mem_limit
+            and outcome.maxrss_kib >= limits.mem_limit)
+        result_code, result_string = verdict(
+            exited=outcome.exited, exit_code=outcome.exit_code, signal_number=outcome.signal,
+            time_used=time_used, time_limit=limits.time_limit,
+            time_limit_hit=outcome.time_limit_hit, wall_killed=outcome.wall_killed,
+            memory_exceeded=memory_exceeded, forbidden_syscall=outcome.forbidden_syscall)
+        return ExecutionResult(
+            result_code, result_string, time_used=time_used, mem_used=outcome.maxrss_kib,
+            real_time_used=outcome.wall_us // 1000,
+            return_code=outcome.exit_code if outcome.exited else -1,
+            exit_signal=outcome.signal, real_time_killed=outcome.wall_killed,
+            limits_enforced_by=outcome.enforced_by)
+
+
+class UnprotectedExecutor(_SupervisedExecutor):
+    """Runs the program as the worker itself: rlimits (a memory cgroup instead
+    of an address-space limit where the node has one), CPU time of the whole
+    process tree, a wall-clock limit (twice the time limit unless given) and
+    the kill of everything the program started.  No namespaces, no seccomp:
+    never for untrusted programs.  Unlike upstream it reports MLE and exit
+    codes over 128 as exit codes; like upstream it does not stop output
+    beyond the output limit (only ``capture_output`` is cut)."""
+
+    isolated = False
+    enforces_output_limit = False
+
+    def _default_real_time_limit(self, limits):
+        return 2 * limits.time_limit if limits.time_limit else None
+
+    def _env(self, env):
+        full = dict(os.environ if env is None else env)
+        full.setdefault('LC_ALL', 'C.UTF-8')
+        return {k: str(v) for k, v in full.items()}
+
+    def _program(self, program, cwd, env):
+        if '/' not in program:
+            return shutil.which(program, path=env.get('PATH')) or program
+        return os.path.join(cwd, program)
+
+    def _apply_defaults(self, limits):
+        # Upstream: the output limit only cuts captured output.
+        return limits
+
+
+#: Upstream's name for the unprotected executor that gives verdicts.
+DetailedUnprotectedExecutor = UnprotectedExecutor
+
+
+class IsolatedExecutor(_SupervisedExecutor):
+    """Runs an untrusted program in a box (see :mod:`sio.workers.isolation.box`).
+
+    The box directory is ``cwd`` (default: the job directory); it should hold
+    only what the program may see.  Paths in the command inside it are
+    translated to the box (``/box/...``); relative ones are relative to it.
+    Defaults as upstream's jailed executors: 30 s CPU time, 64 MiB memory,
+    50 MiB output; the wall-clock limit defaults to twice the time limit plus
+    one second.  ``time_used`` is the CPU time of every process of the box;
+    ``mem_used`` the peak resident memory of its largest process.
+    """
+
+    default_limits = Limits(time_limit=30_000, mem_limit=65_536, output_limit=52_428_800)
+
+    def __init__(self, max_tasks: int = box.DEFAULT_MAX_TASKS, seccomp: bool = True,
+                 ro_binds: Sequence[tuple[str, str]] = ()):
+        self.max_tasks = max_tasks
+        self.seccomp = seccomp
+        self.ro_binds = list(ro_binds)
+
+    def _default_real_time_limit(self, limits):
+        return 2 * limits.time_limit + 1000 if limits.time_limit else None
+
+    def _env(self, env):
+        return {'PATH': '/usr/bin:/bin', 'LC_ALL': 'C.UTF-8', **(env or {})}
+
+    def _program(self, program, cwd, env):
+        if not os.path.isabs(program):
+            return os.path.normpath(os.path.join(box.BOX_DIR, program))
+        if Path(program).is_relative_to(cwd):
+            return os.path.join(box.BOX_DIR, os.path.relpath(program, cwd))
+        return program
