@@ -277,18 +277,22 @@ class _SupervisedExecutor(BaseExecutor):
     def _env(self, env: dict | None) -> dict:
         raise NotImplementedError
 
+    def _needs_libs(self, program: str, cwd: Path) -> bool:
+        return True
+
     def _execute(self, argv, *, env, cwd, stdin, stdout, stderr, limits, pass_fds,
                  ro_binds: Sequence[tuple[str, str]] = (), **kwargs):
         env = self._env(env)
+        program = self._program(argv[0], cwd, env)
         request = box.BoxRequest(
-            argv=[self._program(argv[0], cwd, env), *argv[1:]], box_dir=cwd, stdin=stdin,
+            argv=[program, *argv[1:]], box_dir=cwd, stdin=stdin,
             stdout=stdout, stderr=stderr, env=env, time_limit_ms=limits.time_limit,
             real_time_limit_ms=limits.real_time_limit or self._default_real_time_limit(limits),
             memory_bytes=limits.mem_limit * 1024 if limits.mem_limit else None,
             output_limit=limits.output_limit if self.enforces_output_limit else None,
             max_tasks=self.max_tasks,
             ro_binds=[*self.ro_binds, *ro_binds], seccomp=self.seccomp, pass_fds=pass_fds,
-            isolated=self.isolated)
+            isolated=self.isolated, system_libs=self._needs_libs(program, cwd))
         try:
             outcome = box.run(request)
         except (box.BoxError, OSError) as exc:
@@ -372,6 +376,12 @@ class IsolatedExecutor(_SupervisedExecutor):
 
     def _env(self, env):
         return {'PATH': '/usr/bin:/bin', 'LC_ALL': 'C.UTF-8', **(env or {})}
+
+    def _needs_libs(self, program, cwd):
+        # A static program's box holds nothing of the host's system at all.
+        if program.startswith(box.BOX_DIR + '/'):
+            return not box.is_static_elf(cwd / os.path.relpath(program, box.BOX_DIR))
+        return True
 
     def _program(self, program, cwd, env):
         if not os.path.isabs(program):

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
 import time
@@ -112,6 +113,32 @@ def _lib_binds() -> list[str]:
         elif os.path.isdir(path):
             args += ['--ro-bind', path, path]
     return args
+
+
+def is_static_elf(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an ELF executable without a dynamic loader (PT_INTERP)."""
+    try:
+        with open(path, 'rb') as f:
+            header = f.read(64)
+            if len(header) < 64 or header[:4] != b'\x7fELF':
+                return False
+            is64, little = header[4] == 2, header[5] == 1
+            order = '<' if little else '>'
+            if is64:
+                phoff, = struct.unpack_from(order + 'Q', header, 32)
+                phentsize, phnum = struct.unpack_from(order + 'HH', header, 54)
+            else:
+                phoff, = struct.unpack_from(order + 'I', header, 28)
+                phentsize, phnum = struct.unpack_from(order + 'HH', header, 42)
+            f.seek(phoff)
+            table = f.read(phentsize * phnum)
+    except OSError:
+        return False
+    for i in range(phnum):
+        p_type, = struct.unpack_from(order + 'I', table, i * phentsize)
+        if p_type == 3:  # PT_INTERP
+            return False
+    return len(table) == phentsize * phnum
 
 
 def _bwrap() -> str:

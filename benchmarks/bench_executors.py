@@ -1,0 +1,67 @@
+"""Per-run cost of the executors, against plain fork+exec measured in the same run.
+
+    .venv/bin/python benchmarks/bench_executors.py [--runs N]
+
+A trivial static program (``return 0``) is started by ``subprocess`` (plain
+fork+exec), by the unprotected executor and by the isolated executor; medians
+and p95 in ms, and the ratio/difference to plain fork+exec.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from sio.workers.executors import IsolatedExecutor, UnprotectedExecutor
+from sio.workers.isolation import cgroups
+
+
+def sample(fn, runs: int) -> list[float]:
+    for _ in range(max(3, runs // 10)):
+        fn()  # warm-up
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[int(0.95 * (len(values) - 1))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--runs', type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        box = tmp / 'box'
+        box.mkdir()
+        (tmp / 'r.c').write_text('int main(void) { return 0; }\n')
+        subprocess.run(['gcc', '-O2', '-static', '-o', str(box / 'r'), str(tmp / 'r.c')],
+                       check=True)
+        exe = str(box / 'r')
+        rows = {
+            'plain fork+exec': sample(lambda: subprocess.run([exe], check=True), args.runs),
+            'unprotected executor': sample(lambda: UnprotectedExecutor()([exe], cwd=box),
+                                           args.runs),
+            'isolated executor': sample(lambda: IsolatedExecutor()(['./r'], cwd=box), args.runs),
+        }
+        print(f'cgroups: {cgroups.backend() or "none (rlimits)"}; bwrap: {shutil.which("bwrap")}')
+        base = statistics.median(rows['plain fork+exec'])
+        print(f'{"":24} {"median":>9} {"p95":>9} {"ratio":>7} {"+ms":>7}')
+        for name, values in rows.items():
+            median = statistics.median(values)
+            print(f'{name:24} {median:9.2f} {p95(values):9.2f} {median / base:7.1f} '
+                  f'{median - base:7.2f}')
+
+
+if __name__ == '__main__':
+    main()
