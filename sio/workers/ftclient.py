@@ -332,6 +332,8 @@ class FiletrackerClient:
                     'SHA256-Checksum': digest.hexdigest(),
                     'Logical-Size': str(size),
                 }
+            if size == 0 and not compress:
+                body = b''  # requests would send an empty stream chunked; the server needs a length
             response = self._request('PUT', base, sent, data=body, headers=headers)
         stored = _parse_version(response)
         response.close()

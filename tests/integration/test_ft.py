@@ -282,3 +282,11 @@ def test_a_client_set_with_set_instance_is_used(tmp_path):
         ft.upload(env, 'out_file', 'f')
         env['in_file'] = env['out_file']
         assert Path(ft.download(env, 'in_file', 'g')).read_text() == 'dummy'
+
+
+def test_empty_files_round_trip(client, request, tmp_path):
+    empty = tmp_path / 'empty'
+    empty.write_bytes(b'')
+    name = client.put_file(unique(request, 'empty'), empty)
+    client.get_file(name, tmp_path / 'back', add_to_cache=False)
+    assert (tmp_path / 'back').read_bytes() == b''

@@ -1,0 +1,96 @@
+"""The batch exec jobs: run a program on one test, then check its output.
+
+``exec``, ``cpu-exec`` and ``sio2jail-exec`` run the program in the isolated
+executor; ``unsafe-exec`` runs it unprotected.  (``cpu-exec`` differs only in
+scheduling: it has its node to itself.  ``sio2jail-exec`` would count
+instructions where the node has a hardware PMU; elsewhere it measures CPU
+time, and ``time_measure`` in the result says which.)
+
+Keys read: ``exe_file``, ``in_file``, ``exec_info`` (``mode``:
+``executable`` or ``output-only``), ``exec_time_limit`` (ms of CPU time),
+``exec_real_time_limit`` (ms), ``exec_mem_limit`` (KiB), ``exec_output_limit``
+(bytes), ``extra_execution_files``, ``extra_execution_args``,
+``check_output``, ``hint_file``, ``chk_file``, ``checker_protocol``,
+``checker_format``, ``untrusted_checker``, ``checker_*_limit``,
+``out_file``, ``upload_out``.
+
+Keys written: ``result_code``, ``result_string``, ``result_percentage``
+(``[num, den]``), ``time_used``, ``mem_used``, ``num_syscalls``,
+``time_measure``, ``limits_enforced_by``, ``exec_info``, ``out_file``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sio.executors.checker import check_output
+from sio.executors.files import fetch_input, fetch_program, open_output
+from sio.workers import ft
+from sio.workers.executors import IsolatedExecutor, UnprotectedExecutor, cap_result_string
+from sio.workers.util import tempcwd
+
+
+def _run_program(environ: dict, executor, job_dir: Path, out: Path) -> None:
+    mode = environ['exec_info'].get('mode', 'executable')
+    if mode != 'executable':
+        raise ValueError(f"environ['exec_info']['mode']: {mode!r} cannot be run by "
+                         f"{environ.get('job_type')!r} (known: executable, output-only)")
+    box = job_dir / 'box'
+    box.mkdir()
+    fetch_program(environ, box, 'exe')
+    stdin_path = fetch_input(environ, job_dir)
+    args = environ.get('extra_execution_args') or []
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise ValueError(f"environ['extra_execution_args']: {args!r} is not a list of strings")
+    with open(stdin_path, 'rb') as stdin, open_output(out) as stdout:
+        result = executor(['./exe', *args], cwd=box, stdin=stdin, stdout=stdout,
+                          ignore_errors=True, environ=environ, environ_prefix='exec_')
+    environ.update(
+        result_code=result.result_code, result_string=result.result_string,
+        time_used=result.time_used, mem_used=result.mem_used,
+        num_syscalls=result.num_syscalls, time_measure=result.time_measure,
+        limits_enforced_by=result.limits_enforced_by)
+
+
+def run(environ: dict, executor=None) -> dict:
+    """Run ``exe_file`` on ``in_file`` and judge it (see the module docs)."""
+    executor = executor or IsolatedExecutor()
+    environ.setdefault('exec_info', {'mode': 'executable'})
+    if not isinstance(environ['exec_info'], dict):
+        raise ValueError(f"environ['exec_info']: {environ['exec_info']!r} is not a dict")
+    job_dir = Path(tempcwd())
+    out = job_dir / 'out'
+    environ['result_percentage'] = [0, 1]
+    for stale in ('result_code', 'result_string', 'time_used', 'mem_used'):
+        environ.pop(stale, None)
+    if environ['exec_info'].get('mode') == 'output-only':
+        # The "program" is the contestant's output itself.
+        ft.download(environ, 'exe_file', str(out))
+        environ.update(result_code='OK', result_string='ok', time_used=0, mem_used=0,
+                       num_syscalls=0)
+        environ.setdefault('out_file', environ['exe_file'])
+    else:
+        _run_program(environ, executor, job_dir, out)
+    if environ['result_code'] == 'OK' and environ.get('check_output'):
+        check_output(environ, out, job_dir)
+    environ['result_string'] = cap_result_string(environ.get('result_string', ''))
+    if 'out_file' in environ:
+        ft.upload(environ, 'out_file', str(out), to_remote_store=bool(environ.get('upload_out')))
+    shutil.rmtree(job_dir / 'box', ignore_errors=True)
+    return environ
+
+
+def run_exec(environ: dict) -> dict:
+    """The ``exec`` and ``cpu-exec`` jobs (isolated executor)."""
+    return run(environ, IsolatedExecutor())
+
+
+def run_sio2jail_exec(environ: dict) -> dict:
+    """The ``sio2jail-exec`` job (isolated executor; CPU time where no PMU)."""
+    return run(environ, IsolatedExecutor())
+
+
+def run_unsafe_exec(environ: dict) -> dict:
+    """The ``unsafe-exec`` job (unprotected executor: trusted programs only)."""
+    return run(environ, UnprotectedExecutor())

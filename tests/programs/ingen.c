@@ -1,0 +1,8 @@
+#include <stdio.h>
+static void put(const char *name, const char *text) { FILE *f = fopen(name, "w"); fputs(text, f); fclose(f); }
+int main(void) {
+    put("one.txt", "1\n"); put("two.upload", "2\n"); put("three_upload", "3\n");
+    put("upload.four", "4\n"); put("five.five.upload", "5\n");
+    printf("Everything OK\nReally");
+    return 0;
+}

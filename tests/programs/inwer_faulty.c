@@ -1,0 +1,2 @@
+#include <stdio.h>
+int main(void) { printf("WRONG\n"); return 0; }
