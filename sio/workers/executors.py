@@ -172,7 +172,9 @@ class BaseExecutor:
     ``split_lines``, ``forward_stderr`` (standard error into standard output);
     ``time_limit``, ``real_time_limit``, ``mem_limit``, ``output_limit``,
     overridden by ``environ[environ_prefix + name]``; ``ignore_errors``,
-    ``extra_ignore_errors`` (exit codes that are not errors); ``pass_fds``.
+    ``extra_ignore_errors`` (exit codes that are not errors); ``pass_fds``
+    (descriptors the program inherits) and ``fds_to_close`` (the caller's
+    descriptors closed as soon as the program started, e.g. pipe ends).
 
     A result other than ``OK`` raises :class:`ExecError` unless errors are
     ignored.  Executors are also context managers (a no-op kept for plugins
@@ -281,7 +283,8 @@ class _SupervisedExecutor(BaseExecutor):
         return True
 
     def _execute(self, argv, *, env, cwd, stdin, stdout, stderr, limits, pass_fds,
-                 ro_binds: Sequence[tuple[str, str]] = (), **kwargs):
+                 ro_binds: Sequence[tuple[str, str]] = (), fds_to_close: Sequence[int] = (),
+                 **kwargs):
         env = self._env(env)
         program = self._program(argv[0], cwd, env)
         request = box.BoxRequest(
@@ -292,7 +295,8 @@ class _SupervisedExecutor(BaseExecutor):
             output_limit=limits.output_limit if self.enforces_output_limit else None,
             max_tasks=self.max_tasks,
             ro_binds=[*self.ro_binds, *ro_binds], seccomp=self.seccomp, pass_fds=pass_fds,
-            isolated=self.isolated, system_libs=self._needs_libs(program, cwd))
+            isolated=self.isolated, system_libs=self._needs_libs(program, cwd),
+            fds_to_close=tuple(fds_to_close))
         try:
             outcome = box.run(request)
         except (box.BoxError, OSError) as exc:

@@ -64,7 +64,7 @@ def processes_with(marker: str) -> list[int]:
 def test_busy_loop_is_tle_by_cpu_time(programs):
     r = run_confined(programs['busy_loop'], limits={'time_limit': 300})
     assert r['result_code'] == 'TLE' and r['result_string'] == 'time limit exceeded'
-    assert r['time_used'] > 300 and not r['real_time_killed']
+    assert r['time_used'] >= 270 and not r['real_time_killed']  # CPU is sampled every 10 ms
 
 
 def test_sleeping_forever_is_tle_by_the_wall_clock(programs):

@@ -1,7 +1,6 @@
 """One run of a program in a box: bubblewrap + the launcher + a cgroup.
 
-The box has its own user, PID, network, IPC, UTS, mount and cgroup
-namespaces.  Its file system is an empty read-only root holding the box
+The box has its own user, PID, network, IPC, UTS and mount namespaces.  Its file system is an empty read-only root holding the box
 directory (``/box``, writable, the working directory), ``/proc``, a minimal
 ``/dev``, the launcher, and — for dynamically linked programs — the dynamic
 loader and libraries, read-only.  Nothing else of the host is visible.  When
@@ -12,7 +11,6 @@ the worker runs as root, the box runs as an unprivileged user
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -58,6 +56,8 @@ class BoxRequest:
     system_libs: bool = True
     seccomp: bool = True
     pass_fds: tuple[int, ...] = ()
+    #: The caller's fds to close as soon as the program started (pipe ends it handed over).
+    fds_to_close: tuple[int, ...] = ()
     #: Run in a box; False runs the launcher directly on the host (unprotected).
     isolated: bool = True
 
@@ -148,18 +148,6 @@ def _bwrap() -> str:
     return found
 
 
-def _read_json(fd: int, deadline: float) -> dict:
-    data = b''
-    while time.monotonic() < deadline:
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-        with contextlib.suppress(ValueError):
-            return json.loads(data)
-    raise BoxError(f'bubblewrap did not report its child: {data!r}')
-
-
 def _parse_status(line: str) -> dict[str, str]:
     fields = {}
     for part in line.split():
@@ -168,7 +156,8 @@ def _parse_status(line: str) -> dict[str, str]:
     return fields
 
 
-def _launcher_args(request: BoxRequest, status_fd: int, group) -> list[str]:
+def _launcher_args(request: BoxRequest, status_fd: int, group,
+                   cgroup_fds: list[int]) -> list[str]:
     args = ['--status-fd', str(status_fd)]
     limits = {
         '--time-limit-ms': request.time_limit_ms,
@@ -184,16 +173,17 @@ def _launcher_args(request: BoxRequest, status_fd: int, group) -> list[str]:
     for option, value in limits.items():
         if value:
             args += [option, str(int(value))]
-    if not request.isolated and group is not None:
-        for d in sorted(set(group.dirs.values())):
-            args += ['--cgroup-procs', str(d / 'cgroup.procs')]
+    for fd in cgroup_fds:
+        args += ['--cgroup-fd', str(fd)]
     if not (request.seccomp and request.isolated):
         args.append('--no-seccomp')
     return [*args, '--', *request.argv]
 
 
-def _bwrap_args(request: BoxRequest, launcher: Path, info_fd: int, block_fd: int) -> list[str]:
-    argv = [_bwrap(), '--unshare-all', '--die-with-parent', '--as-pid-1', '--new-session',
+def _bwrap_args(request: BoxRequest, launcher: Path) -> list[str]:
+    # All namespaces but the cgroup one: the program joins its cgroup from inside.
+    argv = [_bwrap(), '--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc',
+            '--unshare-uts', '--die-with-parent', '--as-pid-1', '--new-session',
             '--hostname', 'box', '--ro-bind', str(launcher), _LAUNCHER,
             '--bind', str(request.box_dir), BOX_DIR, '--proc', '/proc', '--dev', '/dev']
     if request.system_libs:
@@ -203,36 +193,39 @@ def _bwrap_args(request: BoxRequest, launcher: Path, info_fd: int, block_fd: int
     argv += ['--chdir', BOX_DIR, '--remount-ro', '/', '--clearenv']
     for key, value in request.env.items():
         argv += ['--setenv', key, str(value)]
-    return [*argv, '--info-fd', str(info_fd), '--block-fd', str(block_fd), '--', _LAUNCHER]
+    return [*argv, '--', _LAUNCHER]
 
 
 def run(request: BoxRequest) -> BoxOutcome:
     """Run ``request`` under the launcher — in a fresh box when
     ``request.isolated`` — and return what happened."""
-    launcher = launcher_binary()
-    user = _box_user() if request.isolated else None
-    if request.isolated:
-        _prepare_dir(request.box_dir, user)
-    kind = cgroups.backend()
     group = None
-    if kind is not None and (request.isolated or request.memory_bytes):
-        group = cgroups.RunCgroup.create(request.memory_bytes,
-                                         request.max_tasks if request.isolated else None)
-    status_r, status_w = os.pipe()
-    own_fds = [status_w]
-    parent_fds = [status_r]
+    own_fds, parent_fds = [], []
+    handed_over = False
     try:
+        launcher = launcher_binary()
+        user = _box_user() if request.isolated else None
         if request.isolated:
-            info_r, info_w = os.pipe()
-            block_r, block_w = os.pipe()
-            own_fds += [info_w, block_r]
-            parent_fds += [info_r, block_w]
-            argv = _bwrap_args(request, launcher, info_w, block_r)
+            _prepare_dir(request.box_dir, user)
+        kind = cgroups.backend()
+        if kind is not None and (request.isolated or request.memory_bytes):
+            group = cgroups.RunCgroup.create(request.memory_bytes,
+                                             request.max_tasks if request.isolated else None)
+        status_r, status_w = os.pipe()
+        own_fds.append(status_w)
+        parent_fds.append(status_r)
+        cgroup_fds = []
+        if group is not None:
+            for d in sorted(set(group.dirs.values())):
+                cgroup_fds.append(os.open(d / 'cgroup.procs', os.O_WRONLY | os.O_CLOEXEC))
+        own_fds += cgroup_fds
+        if request.isolated:
+            argv = _bwrap_args(request, launcher)
             env = {'PATH': '/usr/bin:/bin'}
         else:
             argv = [str(launcher)]
             env = request.env
-        argv += _launcher_args(request, status_w, group)
+        argv += _launcher_args(request, status_w, group, cgroup_fds)
         process = subprocess.Popen(
             argv, stdin=request.stdin if request.stdin is not None else subprocess.DEVNULL,
             stdout=request.stdout if request.stdout is not None else subprocess.DEVNULL,
@@ -245,17 +238,11 @@ def run(request: BoxRequest) -> BoxOutcome:
         for fd in own_fds:
             os.close(fd)
         own_fds = []
+        handed_over = _close_all(request.fds_to_close)
         try:
             outer = _outer_limit(request)
-            deadline = time.monotonic() + outer
-            if request.isolated:
-                child = _read_json(info_r, deadline).get('child-pid')
-                if group is not None:
-                    group.add(child)
-                    _protect_from_oom(child)
-                os.write(block_w, b'x')
             try:
-                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+                process.wait(timeout=outer)
             except subprocess.TimeoutExpired:
                 raise BoxError(f'the box did not finish within {outer:.1f} s (supervisor hung)')
         finally:
@@ -275,6 +262,8 @@ def run(request: BoxRequest) -> BoxOutcome:
         for fd in (*own_fds, *parent_fds):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        if not handed_over:
+            _close_all(request.fds_to_close)
         if group is not None:
             group.remove()
     return BoxOutcome(
@@ -293,11 +282,12 @@ def run(request: BoxRequest) -> BoxOutcome:
     )
 
 
-def _protect_from_oom(pid: int) -> None:
-    """Make the launcher the last choice of the OOM killer (needs root; the
-    program raises its own score back, which anyone may)."""
-    with contextlib.suppress(OSError):
-        Path(f'/proc/{pid}/oom_score_adj').write_text('-1000')
+def _close_all(fds) -> bool:
+    """Close the caller's fds exactly once (another thread may reuse the numbers after)."""
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    return True
 
 
 def _outer_limit(request: BoxRequest) -> float:

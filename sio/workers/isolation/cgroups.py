@@ -129,11 +129,6 @@ class RunCgroup:
             raise
         return group
 
-    def add(self, pid: int) -> None:
-        """Move process ``pid`` (and the children it forks later) into the group."""
-        for d in set(self.dirs.values()):
-            _write(d / 'cgroup.procs', str(pid))
-
     def oom_killed(self) -> bool:
         """Whether the OOM killer killed something in the group."""
         d = self.dirs['memory']

@@ -14,8 +14,12 @@
  *
  * Usage: launcher [--time-limit-ms N] [--wall-limit-ms N] [--as-kib N]
  *                 [--stack-kib N] [--fsize N] [--nproc N] [--nofile N]
- *                 [--cgroup-procs PATH]... [--no-seccomp] --status-fd FD
+ *                 [--cgroup-fd FD]... [--no-seccomp] --status-fd FD
  *                 -- PROGRAM ARGS...
+ *
+ * Each --cgroup-fd is an open cgroup.procs file: the program joins those
+ * cgroups before it starts, while the launcher itself stays outside them (the
+ * OOM killer of a full memory cgroup then never picks the supervisor).
  *
  * Outside a box (not PID 1: the unprotected executor) it puts the program in a
  * process group of its own, becomes a child subreaper, and kills that group
@@ -157,7 +161,7 @@ static int build_filter(struct sock_filter *f) {
 struct options {
     long time_limit_ms, wall_limit_ms, as_kib, stack_kib, fsize, nproc, nofile;
     int seccomp, status_fd, n_cgroups;
-    const char *cgroups[MAX_CGROUPS];
+    int cgroup_fds[MAX_CGROUPS];
     char **argv;
 };
 
@@ -180,9 +184,9 @@ static void parse(int argc, char **argv, struct options *o) {
         if (!strcmp(a, "--")) { i++; break; }
         if (!strcmp(a, "--no-seccomp")) { o->seccomp = 0; continue; }
         if (i + 1 >= argc) die_usage("option needs a value");
-        if (!strcmp(a, "--cgroup-procs")) {
+        if (!strcmp(a, "--cgroup-fd")) {
             if (o->n_cgroups == MAX_CGROUPS) die_usage("too many cgroups");
-            o->cgroups[o->n_cgroups++] = argv[++i];
+            o->cgroup_fds[o->n_cgroups++] = atoi(argv[++i]);
             continue;
         }
         long v = strtol(argv[++i], NULL, 10);
@@ -246,7 +250,11 @@ static void set_oom_score_adj(const char *value) {
 
 static void child(const struct options *o, int sock, int err_pipe) {
     if (!in_box) setpgid(0, 0);
-    set_oom_score_adj("1000"); /* the program, never its supervisor, is the OOM victim */
+    for (int i = 0; i < o->n_cgroups; i++) {
+        if (write(o->cgroup_fds[i], "0", 1) != 1) goto fail;
+        close(o->cgroup_fds[i]);
+    }
+    set_oom_score_adj("1000"); /* the program is the OOM killer's first choice */
     signal(SIGPIPE, SIG_DFL);
     signal(SIGXFSZ, SIG_DFL);
     sigset_t none;
@@ -338,18 +346,7 @@ int main(int argc, char **argv) {
     parse(argc, argv, &o);
     signal(SIGPIPE, SIG_IGN);
     in_box = getpid() == 1;
-    if (!in_box) {
-        prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        set_oom_score_adj("-1000"); /* works as root; in a box the host sets it */
-    }
-    for (int i = 0; i < o.n_cgroups; i++) {
-        int fd = open(o.cgroups[i], O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "0", 1) != 1) {
-            dprintf(o.status_fd, "status=failed error=cannot-join-cgroup\n");
-            return 121;
-        }
-        close(fd);
-    }
+    if (!in_box) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
     sigset_t chld;
     sigemptyset(&chld);
@@ -378,6 +375,7 @@ int main(int argc, char **argv) {
     }
     close(sv[1]);
     close(ep[1]);
+    for (int i = 0; i < o.n_cgroups; i++) close(o.cgroup_fds[i]);
     int listener = o.seccomp ? recv_fd(sv[0]) : -1;
     close(sv[0]);
 
