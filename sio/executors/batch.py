@@ -87,8 +87,8 @@ def run_exec(environ: dict) -> dict:
 
 
 def run_sio2jail_exec(environ: dict) -> dict:
-    """The ``sio2jail-exec`` job (isolated executor; CPU time where no PMU)."""
-    return run(environ, IsolatedExecutor())
+    """The ``sio2jail-exec`` job (isolated; instructions where the node has a PMU, else CPU time)."""
+    return run(environ, IsolatedExecutor(time_measure='instructions'))
 
 
 def run_unsafe_exec(environ: dict) -> dict:

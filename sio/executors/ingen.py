@@ -7,7 +7,7 @@ isolated), ``ingen_time_limit`` (600 000 ms), ``ingen_mem_limit``
 (262 144 KiB), ``ingen_output_limit`` (10 240 bytes of its messages kept),
 ``ingen_real_time_limit``.
 
-Keys written: ``return_code``, ``real_time_used``, ``stdout`` (lines of its
+Keys written: ``return_code`` (128 + N when killed by signal N, as upstream), ``real_time_used``, ``stdout`` (lines of its
 standard output and error, cut to the output limit), ``real_time_killed``
 and, when it exited with 0, ``collected_files`` (``{name: versioned path}``).
 """
@@ -47,10 +47,12 @@ def run(environ: dict) -> dict:
                       ignore_errors=True, time_limit=limits.time_limit, mem_limit=limits.mem_limit,
                       real_time_limit=limits.real_time_limit, output_limit=None)
     stdout = (result.stdout or b'')[:limits.output_limit]
-    environ.update(return_code=result.return_code, real_time_used=result.real_time_used,
+    # As upstream (a shell's status): a generator killed by signal N returns 128 + N.
+    return_code = result.return_code if result.exit_signal is None else 128 + result.exit_signal
+    environ.update(return_code=return_code, real_time_used=result.real_time_used,
                    real_time_killed=result.real_time_killed, stdout=stdout.split(b'\n'),
                    result_code=result.result_code, result_string=result.result_string)
-    if result.return_code == 0 and result.result_code == 'OK':
+    if return_code == 0 and result.result_code == 'OK':
         collected = {}
         base = environ['collected_files_path'].rstrip('/')
         for path in sorted(box.iterdir()):

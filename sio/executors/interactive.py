@@ -164,8 +164,13 @@ def _judge(environ: dict, sol: ExecutionResult, inter: ExecutionResult, out: Pat
 
 
 def run_isolated(environ: dict) -> dict:
-    """``interactive-exec``, ``cpu-interactive-exec``, ``sio2jail-interactive-exec``."""
+    """``interactive-exec`` and ``cpu-interactive-exec``."""
     return run(environ, IsolatedExecutor)
+
+
+def run_sio2jail(environ: dict) -> dict:
+    """``sio2jail-interactive-exec``: solutions measured in instructions where possible."""
+    return run(environ, lambda: IsolatedExecutor(time_measure='instructions'))
 
 
 def run_unsafe(environ: dict) -> dict:

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sio.workers.isolation import box, cgroups
+from sio.workers.isolation import box, probe
 from sio.workers.util import replace_invalid_UTF, tempcwd
 
 __all__ = ['ExecError', 'ExecutionResult', 'Limits', 'UnprotectedExecutor', 'IsolatedExecutor',
@@ -37,6 +37,8 @@ __all__ = ['ExecError', 'ExecutionResult', 'Limits', 'UnprotectedExecutor', 'Iso
 
 #: Upper bound of ``result_string`` (bytes of UTF-8), as upstream.
 RESULT_STRING_LIMIT = 1024
+#: sio2jail's virtual clock: 2·10⁹ instructions are one second.
+INSTRUCTIONS_PER_MS = 2_000_000
 _LIMIT_KEYS = ('time_limit', 'real_time_limit', 'mem_limit', 'output_limit')
 
 
@@ -269,6 +271,7 @@ class _SupervisedExecutor(BaseExecutor):
     seccomp = True
     max_tasks = box.DEFAULT_MAX_TASKS
     ro_binds: list[tuple[str, str]] = []
+    count_instructions = False
 
     def _default_real_time_limit(self, limits: Limits) -> int | None:
         raise NotImplementedError
@@ -287,9 +290,14 @@ class _SupervisedExecutor(BaseExecutor):
                  **kwargs):
         env = self._env(env)
         program = self._program(argv[0], cwd, env)
+        counting = self.count_instructions
         request = box.BoxRequest(
             argv=[program, *argv[1:]], box_dir=cwd, stdin=stdin,
-            stdout=stdout, stderr=stderr, env=env, time_limit_ms=limits.time_limit,
+            stdout=stdout, stderr=stderr, env=env,
+            time_limit_ms=None if counting else limits.time_limit,
+            count_instructions=counting,
+            instruction_limit=limits.time_limit * INSTRUCTIONS_PER_MS
+            if counting and limits.time_limit else None,
             real_time_limit_ms=limits.real_time_limit or self._default_real_time_limit(limits),
             memory_bytes=limits.mem_limit * 1024 if limits.mem_limit else None,
             output_limit=limits.output_limit if self.enforces_output_limit else None,
@@ -304,7 +312,10 @@ class _SupervisedExecutor(BaseExecutor):
         if outcome.error:
             return ExecutionResult('RE', f'cannot execute {argv[0]}: {outcome.error}',
                                    return_code=127, limits_enforced_by=outcome.enforced_by)
-        time_used = outcome.cpu_us // 1000
+        if outcome.instructions is not None:
+            time_used, measure = outcome.instructions // INSTRUCTIONS_PER_MS, 'instructions'
+        else:
+            time_used, measure = outcome.cpu_us // 1000, 'cpu'
         memory_exceeded = outcome.oom_killed or bool(
             outcome.enforced_by == 'rlimit' and limits.mem_limit
             and outcome.maxrss_kib >= limits.mem_limit)
@@ -318,7 +329,7 @@ class _SupervisedExecutor(BaseExecutor):
             real_time_used=outcome.wall_us // 1000,
             return_code=outcome.exit_code if outcome.exited else -1,
             exit_signal=outcome.signal, real_time_killed=outcome.wall_killed,
-            limits_enforced_by=outcome.enforced_by)
+            time_measure=measure, limits_enforced_by=outcome.enforced_by)
 
 
 class UnprotectedExecutor(_SupervisedExecutor):
@@ -363,17 +374,25 @@ class IsolatedExecutor(_SupervisedExecutor):
     translated to the box (``/box/...``); relative ones are relative to it.
     Defaults as upstream's jailed executors: 30 s CPU time, 64 MiB memory,
     50 MiB output; the wall-clock limit defaults to twice the time limit plus
-    one second.  ``time_used`` is the CPU time of every process of the box;
+    one second.  ``time_used`` is the CPU time of every process of the box
+    (with ``time_measure='instructions'``, on a node with a hardware PMU, it
+    is sio2jail's virtual time: user-space instructions / 2·10⁶ per ms);
     ``mem_used`` the peak resident memory of its largest process.
     """
 
     default_limits = Limits(time_limit=30_000, mem_limit=65_536, output_limit=52_428_800)
 
     def __init__(self, max_tasks: int = box.DEFAULT_MAX_TASKS, seccomp: bool = True,
-                 ro_binds: Sequence[tuple[str, str]] = ()):
+                 ro_binds: Sequence[tuple[str, str]] = (), time_measure: str = 'cpu'):
+        if time_measure not in ('cpu', 'instructions'):
+            raise ValueError(f"time_measure: {time_measure!r} is not 'cpu' or 'instructions'")
         self.max_tasks = max_tasks
         self.seccomp = seccomp
         self.ro_binds = list(ro_binds)
+        # Instructions only where the node has a PMU; elsewhere CPU time, and
+        # results say so in ``time_measure``.
+        self.count_instructions = time_measure == 'instructions' and \
+            probe.capabilities().instructions
 
     def _default_real_time_limit(self, limits):
         return 2 * limits.time_limit + 1000 if limits.time_limit else None

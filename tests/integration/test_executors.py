@@ -112,3 +112,35 @@ def test_result_reads_like_a_dict_and_strings_are_capped():
     long = cap_result_string('ż' * 2000)
     assert len(long.encode()) <= 1024 and long.endswith('[...]')
     assert cap_result_string(b'bad \xff') == 'bad \ufffd'
+
+
+def test_node_capabilities_are_probed_for_real():
+    from sio.workers.isolation.probe import capabilities
+    caps = capabilities()
+    assert caps.isolation, caps.reasons  # bubblewrap works on every machine the suite runs on
+    if not caps.instructions:
+        assert any(r.startswith('instruction counting:') for r in caps.reasons)
+
+
+def test_instruction_mode_measures_instructions_or_says_it_fell_back(box):
+    from sio.workers.isolation.probe import capabilities
+    r = IsolatedExecutor(time_measure='instructions')(['./busy_loop'], cwd=box, time_limit=200,
+                                                      ignore_errors=True)
+    assert r.result_code == 'TLE'
+    assert r.time_measure == ('instructions' if capabilities().instructions else 'cpu')
+
+
+def test_instruction_limit_on_a_node_with_a_pmu(box):
+    from sio.workers.isolation.probe import capabilities
+    if not capabilities().instructions:
+        pytest.skip('no hardware performance counters here: ' + '; '.join(capabilities().reasons))
+    r = IsolatedExecutor(time_measure='instructions')(['./busy_loop'], cwd=box, time_limit=100,
+                                                      real_time_limit=60000, ignore_errors=True)
+    assert r.result_code == 'TLE' and r.time_measure == 'instructions' and r.time_used >= 100
+    r = IsolatedExecutor(time_measure='instructions')(['./return_zero'], cwd=box)
+    assert r.result_code == 'OK' and r.time_used < 5
+
+
+def test_bad_time_measure_is_named():
+    with pytest.raises(ValueError, match="time_measure: 'wall'"):
+        IsolatedExecutor(time_measure='wall')

@@ -60,6 +60,9 @@ class BoxRequest:
     fds_to_close: tuple[int, ...] = ()
     #: Run in a box; False runs the launcher directly on the host (unprotected).
     isolated: bool = True
+    #: Count user-space instructions (needs a hardware PMU); stop beyond the limit.
+    count_instructions: bool = False
+    instruction_limit: int | None = None
 
 
 @dataclass
@@ -79,6 +82,8 @@ class BoxOutcome:
     error: str | None
     #: How memory/process limits were enforced: ``cgroup-v2``, ``cgroup-v1`` or ``rlimit``.
     enforced_by: str
+    #: User-space instructions of the program tree, when counted.
+    instructions: int | None = None
 
 
 def _box_user() -> tuple[int, int] | None:
@@ -150,6 +155,9 @@ def _bwrap() -> str:
 
 def _parse_status(line: str) -> dict[str, str]:
     fields = {}
+    line, _, error = line.partition(' error=')  # the error text, if any, ends the line
+    if error:
+        fields['error'] = error.strip()
     for part in line.split():
         key, _, value = part.partition('=')
         fields[key] = value
@@ -177,6 +185,10 @@ def _launcher_args(request: BoxRequest, status_fd: int, group,
         args += ['--cgroup-fd', str(fd)]
     if not (request.seccomp and request.isolated):
         args.append('--no-seccomp')
+    if request.count_instructions:
+        args.append('--count-instructions')
+        if request.instruction_limit:
+            args += ['--instruction-limit', str(int(request.instruction_limit))]
     return [*args, '--', *request.argv]
 
 
@@ -279,6 +291,7 @@ def run(request: BoxRequest) -> BoxOutcome:
         forbidden_syscall=status.get('rv_name'),
         error=status.get('error') if status['status'] == 'failed' else None,
         enforced_by=f'cgroup-{kind}' if group is not None else 'rlimit',
+        instructions=int(status['instructions']) if 'instructions' in status else None,
     )
 
 

@@ -10,11 +10,16 @@
  *
  *   status=exited|signaled|failed code=N signal=N utime_us=N stime_us=N
  *   maxrss_kib=N wall_us=N tle=0|1 wall_killed=0|1 rv_nr=N rv_name=NAME
- *   execve=N error=TEXT
+ *   execve=N instructions=N error=TEXT
  *
+ * With --count-instructions the user-space instructions of the program tree
+ * are counted through perf_event_open (a hardware PMU is needed) and
+ * --instruction-limit ends it like a time limit.  "launcher --exit-ok" exits
+ * at once: a trivial program for probing what a box can do.
  * Usage: launcher [--time-limit-ms N] [--wall-limit-ms N] [--as-kib N]
  *                 [--stack-kib N] [--fsize N] [--nproc N] [--nofile N]
- *                 [--cgroup-fd FD]... [--no-seccomp] --status-fd FD
+ *                 [--cgroup-fd FD]... [--no-seccomp] [--count-instructions]
+ *                 [--instruction-limit N] --status-fd FD
  *                 -- PROGRAM ARGS...
  *
  * Each --cgroup-fd is an open cgroup.procs file: the program joins those
@@ -33,6 +38,7 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/perf_event.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
@@ -160,7 +166,8 @@ static int build_filter(struct sock_filter *f) {
 
 struct options {
     long time_limit_ms, wall_limit_ms, as_kib, stack_kib, fsize, nproc, nofile;
-    int seccomp, status_fd, n_cgroups;
+    long long instruction_limit;
+    int seccomp, status_fd, n_cgroups, count_instructions;
     int cgroup_fds[MAX_CGROUPS];
     char **argv;
 };
@@ -183,6 +190,7 @@ static void parse(int argc, char **argv, struct options *o) {
         const char *a = argv[i];
         if (!strcmp(a, "--")) { i++; break; }
         if (!strcmp(a, "--no-seccomp")) { o->seccomp = 0; continue; }
+        if (!strcmp(a, "--count-instructions")) { o->count_instructions = 1; continue; }
         if (i + 1 >= argc) die_usage("option needs a value");
         if (!strcmp(a, "--cgroup-fd")) {
             if (o->n_cgroups == MAX_CGROUPS) die_usage("too many cgroups");
@@ -198,6 +206,7 @@ static void parse(int argc, char **argv, struct options *o) {
         else if (!strcmp(a, "--nproc")) o->nproc = v;
         else if (!strcmp(a, "--nofile")) o->nofile = v;
         else if (!strcmp(a, "--status-fd")) o->status_fd = (int)v;
+        else if (!strcmp(a, "--instruction-limit")) o->instruction_limit = strtoll(argv[i], NULL, 10);
         else die_usage("unknown option");
     }
     if (i >= argc) die_usage("no program given");
@@ -248,7 +257,7 @@ static void set_oom_score_adj(const char *value) {
     }
 }
 
-static void child(const struct options *o, int sock, int err_pipe) {
+static void child(const struct options *o, int sock, int err_pipe, int go) {
     if (!in_box) setpgid(0, 0);
     for (int i = 0; i < o->n_cgroups; i++) {
         if (write(o->cgroup_fds[i], "0", 1) != 1) goto fail;
@@ -278,6 +287,11 @@ static void child(const struct options *o, int sock, int err_pipe) {
         close(listener);
     }
     close(sock);
+    if (go >= 0) { /* wait until the supervisor attached the instruction counter */
+        char byte;
+        if (read(go, &byte, 1) != 1) _exit(126);
+        close(go);
+    }
     execv(o->argv[0], o->argv); /* one exec: no PATH search */
 fail:;
     int e = errno;
@@ -341,7 +355,26 @@ static void kill_all(void) {
 
 static long long tv_us(struct timeval t) { return (long long)t.tv_sec * 1000000 + t.tv_usec; }
 
+static int open_counter(pid_t pid) {
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.size = sizeof(attr);
+    attr.type = PERF_TYPE_HARDWARE;
+    attr.config = PERF_COUNT_HW_INSTRUCTIONS;
+    attr.exclude_kernel = 1;
+    attr.exclude_hv = 1;
+    attr.inherit = 1;
+    return (int)syscall(SYS_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static long long read_counter(int fd) {
+    unsigned long long value = 0;
+    if (fd < 0 || read(fd, &value, sizeof(value)) != sizeof(value)) return -1;
+    return (long long)value;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "--exit-ok")) return 0;
     struct options o;
     parse(argc, argv, &o);
     signal(SIGPIPE, SIG_IGN);
@@ -354,7 +387,11 @@ int main(int argc, char **argv) {
     sigprocmask(SIG_BLOCK, &chld, NULL);
     int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 
-    int sv[2], ep[2];
+    int sv[2], ep[2], gp[2] = {-1, -1};
+    if (o.count_instructions && pipe2(gp, O_CLOEXEC)) {
+        dprintf(o.status_fd, "status=failed error=setup\n");
+        return 121;
+    }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) || pipe2(ep, O_CLOEXEC)) {
         dprintf(o.status_fd, "status=failed error=setup\n");
         return 121;
@@ -371,7 +408,23 @@ int main(int argc, char **argv) {
         close(ep[0]);
         close(sfd);
         close(o.status_fd);
-        child(&o, sv[1], ep[1]);
+        if (gp[1] >= 0) close(gp[1]);
+        child(&o, sv[1], ep[1], gp[0]);
+    }
+    int counter = -1;
+    if (o.count_instructions) {
+        close(gp[0]);
+        counter = open_counter(pid);
+        if (counter < 0) {
+            int e = errno;
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            dprintf(o.status_fd, "status=failed error=instruction-counting-unavailable:%s\n",
+                    strerror(e));
+            return 0;
+        }
+        if (write(gp[1], "g", 1) != 1) {}
+        close(gp[1]);
     }
     close(sv[1]);
     close(ep[1]);
@@ -400,6 +453,9 @@ int main(int argc, char **argv) {
         if (!killed_all) {
             long long t = now_us();
             if (deadline_wall && t >= deadline_wall) { wall_killed = 1; }
+            else if (o.instruction_limit > 0 && read_counter(counter) > o.instruction_limit) {
+                tle = 1;
+            }
             else if (deadline_cpu) {
                 struct rusage ru;
                 getrusage(RUSAGE_CHILDREN, &ru);
@@ -453,7 +509,7 @@ done:;
     char status[1024];
     int n;
     if (exec_errno)
-        n = snprintf(status, sizeof(status), "status=failed error=%s", strerror(exec_errno));
+        n = snprintf(status, sizeof(status), "status=failed");
     else if (WIFEXITED(main_status))
         n = snprintf(status, sizeof(status), "status=exited code=%d", WEXITSTATUS(main_status));
     else
@@ -465,6 +521,10 @@ done:;
     if (rv_nr >= 0)
         n += snprintf(status + n, sizeof(status) - n, " rv_nr=%ld rv_name=%s", rv_nr,
                       syscall_name(rv_nr));
+    if (counter >= 0)
+        n += snprintf(status + n, sizeof(status) - n, " instructions=%lld", read_counter(counter));
+    if (exec_errno) /* the error text, with its spaces, ends the line */
+        n += snprintf(status + n, sizeof(status) - n, " error=%s", strerror(exec_errno));
     status[n++] = '\n';
     if (write(o.status_fd, status, n) < 0) return 122;
     return 0;
