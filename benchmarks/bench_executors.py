@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/bench_executors.py [--runs N]
 
 A trivial static program (``return 0``) is started by ``subprocess`` (plain
-fork+exec), by the unprotected executor and by the isolated executor; medians
-and p95 in ms, and the ratio/difference to plain fork+exec.
+fork+exec), by the unprotected executor and by the isolated executor, and a
+whole ``exec`` job (local files, default comparator) runs it; medians and p95
+in ms, and the ratio/difference to plain fork+exec.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from sio.workers.executors import IsolatedExecutor, UnprotectedExecutor
 from sio.workers.isolation import cgroups
+from sio.workers.runner import run
 
 
 def sample(fn, runs: int) -> list[float]:
@@ -30,6 +32,12 @@ def sample(fn, runs: int) -> list[float]:
         fn()
         times.append((time.perf_counter() - start) * 1000)
     return times
+
+
+def _exec_job(tmp: Path) -> None:
+    result = run({'job_type': 'exec', 'use_filetracker': False, 'exe_file': str(tmp / 'box' / 'r'),
+                  'in_file': str(tmp / 'in'), 'hint_file': str(tmp / 'in'), 'check_output': True})
+    assert result['result_code'] == 'OK', result
 
 
 def p95(values: list[float]) -> float:
@@ -48,11 +56,13 @@ def main() -> None:
         subprocess.run(['gcc', '-O2', '-static', '-o', str(box / 'r'), str(tmp / 'r.c')],
                        check=True)
         exe = str(box / 'r')
+        (tmp / 'in').write_text('')
         rows = {
             'plain fork+exec': sample(lambda: subprocess.run([exe], check=True), args.runs),
             'unprotected executor': sample(lambda: UnprotectedExecutor()([exe], cwd=box),
                                            args.runs),
             'isolated executor': sample(lambda: IsolatedExecutor()(['./r'], cwd=box), args.runs),
+            'exec job + comparator': sample(lambda: _exec_job(tmp), args.runs),
         }
         print(f'cgroups: {cgroups.backend() or "none (rlimits)"}; bwrap: {shutil.which("bwrap")}')
         base = statistics.median(rows['plain fork+exec'])

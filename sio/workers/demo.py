@@ -1,9 +1,11 @@
 """``sio-demo``: the README's main job, end to end on this machine.
 
 Starts a central filetracker server on a free loopback port, then runs jobs
-through ``sio-batch`` exactly as a shell user would: a ``ping`` and an
+through ``sio-batch`` exactly as a shell user would: a ``ping``, an
 ``ft-check`` file round trip (download through the node cache, upload back),
-and checks what came back.
+and the judging of three sample submissions (built with the host's gcc until
+the compile job exists) on sample tests in the isolated executor, printing
+each verdict.
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ from sio.workers.ftclient import FiletrackerClient
 from sio.workers.ftserver import CentralServer
 
 SAMPLE = b'3 4\n' * 1000
+
+SUBMISSIONS = {
+    'correct': '#include <stdio.h>\nint main(void) { long a, b; scanf("%ld %ld", &a, &b);'
+               ' printf("%ld\\n", a + b); return 0; }\n',
+    'wrong': '#include <stdio.h>\nint main(void) { long a, b; scanf("%ld %ld", &a, &b);'
+             ' printf("%ld\\n", a - b); return 0; }\n',
+    'too slow': 'int main(void) { volatile unsigned long i = 0; for (;;) i++; }\n',
+}
+TESTS = {'1': ('2 3\n', '5\n'), '2': ('40 2\n', '42\n')}
+EXPECTED = {'correct': 'OK', 'wrong': 'WA', 'too slow': 'TLE'}
 
 
 def _sio_batch(environ: dict, env: dict) -> dict:
@@ -40,6 +52,34 @@ def _show(title: str, result: dict, keys: list[str]) -> bool:
     print(f'  {title:<28} {result.get("result")}  {details}')
     if not ok:
         print(f'    exception: {result.get("exception")}')
+    return ok
+
+
+def _judge_samples(tmp: Path, uploader: FiletrackerClient, url: str, env: dict) -> bool:
+    print('Judging sample submissions (exec jobs, isolated executor, default comparator):')
+    tests = {}
+    for name, (given, expected) in TESTS.items():
+        (tmp / 'test').write_text(given)
+        (tmp / 'hint').write_text(expected)
+        tests[name] = (uploader.put_file(f'/demo/tests/{name}.in', tmp / 'test', to_local_store=False),
+                       uploader.put_file(f'/demo/tests/{name}.out', tmp / 'hint', to_local_store=False))
+    ok = True
+    for label, source in SUBMISSIONS.items():
+        (tmp / 'sub.c').write_text(source)
+        subprocess.run(['gcc', '-O2', '-static', '-o', str(tmp / 'sub'), str(tmp / 'sub.c')],
+                       check=True)
+        exe = uploader.put_file(f'/demo/{label.replace(" ", "_")}.e', tmp / 'sub',
+                                to_local_store=False)
+        verdicts = []
+        for name, (in_file, hint_file) in tests.items():
+            result = _sio_batch({'job_type': 'exec', 'exe_file': exe, 'in_file': in_file,
+                                 'hint_file': hint_file, 'check_output': True,
+                                 'exec_time_limit': 500, 'exec_mem_limit': 65536,
+                                 'filetracker_url': url}, env)
+            verdicts.append(f"test {name}: {result.get('result_code', result.get('result'))}"
+                            f" {result.get('time_used', '?')} ms")
+            ok &= result.get('result_code') == EXPECTED[label]
+        print(f'  {label:<10} ' + ', '.join(verdicts))
     return ok
 
 
@@ -71,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                         and check['in_sha256'] == hashlib.sha256(SAMPLE).hexdigest())
                 print(f'  round trip intact: {same}')
                 ok &= same
+            ok &= _judge_samples(tmp, uploader, server.url, env)
         print('Demo', 'succeeded.' if ok else 'FAILED.')
         return 0 if ok else 1
 
