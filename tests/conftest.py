@@ -84,3 +84,19 @@ def parse_environ(stdout: str) -> dict:
     assert lines[0] == '--- BEGIN ENVIRON ---', stdout
     assert lines[-1] == '--- END ENVIRON ---', stdout
     return json.loads('\n'.join(lines[1:-1]))
+
+
+@pytest.fixture(scope='session')
+def java_programs(tmp_path_factory) -> dict[str, Path]:
+    """tests/programs/java/*.java, each compiled into a jar of its own."""
+    out = tmp_path_factory.mktemp('java')
+    built = {}
+    for source in sorted((PROGRAMS / 'java').glob('*.java')):
+        classes = out / source.stem
+        classes.mkdir()
+        subprocess.run(['javac', '-d', str(classes), str(source)], check=True, capture_output=True)
+        jar = out / f'{source.stem}.jar'
+        subprocess.run(['jar', 'cf', str(jar), '-C', str(classes), '.'], check=True,
+                       capture_output=True)
+        built[source.stem] = jar
+    return built

@@ -7,7 +7,7 @@ instructions where the node has a hardware PMU; elsewhere it measures CPU
 time, and ``time_measure`` in the result says which.)
 
 Keys read: ``exe_file``, ``in_file``, ``exec_info`` (``mode``:
-``executable`` or ``output-only``), ``exec_time_limit`` (ms of CPU time),
+``executable``, ``java`` or ``output-only``; see :mod:`sio.executors.runners`), ``exec_time_limit`` (ms of CPU time),
 ``exec_real_time_limit`` (ms), ``exec_mem_limit`` (KiB), ``exec_output_limit``
 (bytes), ``extra_execution_files``, ``extra_execution_args``,
 ``check_output``, ``hint_file``, ``chk_file``, ``checker_protocol``,
@@ -22,30 +22,50 @@ Keys written: ``result_code``, ``result_string``, ``result_percentage``
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
+from sio.executors import runners
 from sio.executors.checker import check_output
-from sio.executors.files import fetch_input, fetch_program, open_output
+from sio.executors.files import fetch_input, open_output
 from sio.workers import ft
-from sio.workers.executors import IsolatedExecutor, UnprotectedExecutor, cap_result_string
+from sio.workers.executors import (ExecutionResult, IsolatedExecutor, Limits, UnprotectedExecutor,
+                                   cap_result_string)
 from sio.workers.util import tempcwd
 
 
+def prepare_solution(environ: dict, executor, box: Path) -> tuple[runners.Program, Limits]:
+    """Download ``exe_file`` into ``box`` by its ``exec_info`` mode; return how
+    to run it and the ``exec_`` limits of the environ (memory widened for the
+    language's runtime)."""
+    limits = Limits.resolve({}, environ, 'exec_')
+    memory = limits.mem_limit or executor.default_limits.mem_limit
+    program = runners.prepare(environ, box, memory)
+    box_memory = memory + program.extra_memory_kib if memory else None
+    return program, Limits(limits.time_limit, limits.real_time_limit, box_memory,
+                           limits.output_limit)
+
+
+def run_prepared(program: runners.Program, limits: Limits, executor, box: Path,
+                 **streams) -> ExecutionResult:
+    """Run a prepared solution (``streams``: stdin, stdout, fds_to_close...)."""
+    with tempfile.TemporaryFile() as stderr:
+        result = executor(
+            program.argv, cwd=box, stderr=stderr, ignore_errors=True,
+            time_limit=limits.time_limit, real_time_limit=limits.real_time_limit,
+            mem_limit=limits.mem_limit, output_limit=limits.output_limit,
+            ro_binds=program.ro_binds, **streams)
+        stderr.seek(0)
+        return program.adjust(result, stderr.read(1 << 16))
+
+
 def _run_program(environ: dict, executor, job_dir: Path, out: Path) -> None:
-    mode = environ['exec_info'].get('mode', 'executable')
-    if mode != 'executable':
-        raise ValueError(f"environ['exec_info']['mode']: {mode!r} cannot be run by "
-                         f"{environ.get('job_type')!r} (known: executable, output-only)")
     box = job_dir / 'box'
     box.mkdir()
-    fetch_program(environ, box, 'exe')
     stdin_path = fetch_input(environ, job_dir)
-    args = environ.get('extra_execution_args') or []
-    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-        raise ValueError(f"environ['extra_execution_args']: {args!r} is not a list of strings")
+    program, limits = prepare_solution(environ, executor, box)
     with open(stdin_path, 'rb') as stdin, open_output(out) as stdout:
-        result = executor(['./exe', *args], cwd=box, stdin=stdin, stdout=stdout,
-                          ignore_errors=True, environ=environ, environ_prefix='exec_')
+        result = run_prepared(program, limits, executor, box, stdin=stdin, stdout=stdout)
     environ.update(
         result_code=result.result_code, result_string=result.result_string,
         time_used=result.time_used, mem_used=result.mem_used,

@@ -30,8 +30,9 @@ import signal
 import threading
 from pathlib import Path
 
+from sio.executors.batch import prepare_solution, run_prepared
 from sio.executors.checker import parse_percentage
-from sio.executors.files import fetch_input, fetch_program, open_output
+from sio.executors.files import fetch_input, open_output
 from sio.workers import ft
 from sio.workers.executors import (ExecutionResult, IsolatedExecutor, UnprotectedExecutor,
                                    cap_result_string)
@@ -65,12 +66,13 @@ def run(environ: dict, make_executor=IsolatedExecutor) -> dict:
         raise ValueError(f"environ['num_processes']: {processes!r} is not a number from 1 to 32")
     environ.setdefault('exec_info', {'mode': 'executable'})
     job_dir = Path(tempcwd())
-    boxes = []
+    boxes, prepared = [], []
     for i in range(processes):
         box = job_dir / f'solution{i}'
         box.mkdir()
-        fetch_program(environ, box, 'exe')
         boxes.append(box)
+        prepared.append(prepare_solution({**environ, 'extra_execution_args': [str(i)]},
+                                         make_executor(), box))
     interactor_box = job_dir / 'interactor'
     interactor_box.mkdir()
     interactor = interactor_box / 'soc'
@@ -102,9 +104,8 @@ def run(environ: dict, make_executor=IsolatedExecutor) -> dict:
     def solution(i: int) -> None:
         (to_r, _), (_, from_w) = pipes[i]
         try:
-            results[i] = make_executor()(
-                ['./exe', str(i)], cwd=boxes[i], stdin=to_r, stdout=from_w, ignore_errors=True,
-                environ=environ, environ_prefix='exec_', fds_to_close=(to_r, from_w))
+            results[i] = run_prepared(*prepared[i], make_executor(), boxes[i],
+                                      stdin=to_r, stdout=from_w, fds_to_close=(to_r, from_w))
         except BaseException as exc:  # re-raised in the job's thread
             errors.append(exc)
 

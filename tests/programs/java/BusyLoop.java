@@ -1,0 +1,3 @@
+public class BusyLoop {
+    public static void main(String[] args) { long i = 0; while (true) i++; }
+}
