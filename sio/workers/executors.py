@@ -184,6 +184,8 @@ class BaseExecutor:
     """
 
     default_limits = Limits()
+    #: Whether output beyond ``output_limit`` written to a regular file is OLE.
+    enforces_output_limit = True
 
     def __enter__(self) -> 'BaseExecutor':
         return self
@@ -235,9 +237,6 @@ class BaseExecutor:
                 raise ExecError(f'Failed to execute command {argv!r}: {result.result_code} '
                                 f'({result.result_string})', result)
         return result
-
-    #: Whether output beyond ``output_limit`` written to a regular file is OLE.
-    enforces_output_limit = True
 
     def _apply_defaults(self, limits: Limits) -> Limits:
         d = self.default_limits
@@ -356,10 +355,6 @@ class UnprotectedExecutor(_SupervisedExecutor):
         if '/' not in program:
             return shutil.which(program, path=env.get('PATH')) or program
         return os.path.join(cwd, program)
-
-    def _apply_defaults(self, limits):
-        # Upstream: the output limit only cuts captured output.
-        return limits
 
 
 #: Upstream's name for the unprotected executor that gives verdicts.
