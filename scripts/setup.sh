@@ -8,7 +8,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${SIO_VENV:-$root/.venv}
 mode=${1:-runtime}
 
-apt_packages=(libdb-dev bubblewrap gcc g++ make default-jdk-headless)
+apt_packages=(libdb-dev bubblewrap gcc g++ make default-jdk-headless fp-compiler python3)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do

@@ -1,6 +1,8 @@
 """How a compiled artefact is run, by ``exec_info['mode']``.
 
 * ``executable``: the file itself (``./exe``);
+* ``python``: the source run by the host's ``python3`` (isolated mode, no
+  user site);
 * ``java``: a jar run by the host's JVM (``exec_info`` may name
   ``main_class`` and ``preferred_filename``).  The heap gets the memory limit
   (``-Xmx``, and ``-Xss`` for deep recursion, as upstream); the box allows the
@@ -23,7 +25,7 @@ from sio.workers.executors import ExecutionResult
 
 #: Memory (KiB) a JVM needs beyond its heap; added to the box's memory limit.
 JAVA_OVERHEAD_KIB = 256 * 1024
-RUNNABLE_MODES = ('executable', 'java')
+RUNNABLE_MODES = ('executable', 'java', 'python')
 
 
 @dataclass
@@ -54,6 +56,15 @@ def java_runtime() -> tuple[str, list[tuple[str, str]]]:
     if not str(home).startswith('/usr/lib/'):
         binds.append((str(home), str(home)))
     return java, binds
+
+
+@lru_cache(maxsize=None)
+def python_runtime() -> str:
+    """The host's Python 3 interpreter (its library lives under /usr/lib)."""
+    found = shutil.which('python3', path='/usr/bin:/bin')
+    if not found:
+        raise RuntimeError('Python programs need python3 on the node (Debian python3)')
+    return os.path.realpath(found)
 
 
 def _java_verdict(result: ExecutionResult, stderr: bytes) -> ExecutionResult:
@@ -88,5 +99,9 @@ def prepare(environ: dict, box: Path, mem_limit_kib: int | None) -> Program:
                  '-XX:CICompilerCount=2', '-XX:-UsePerfData']
         return Program([java, *memory, *flags, *target, *args],
                        ro_binds=binds, extra_memory_kib=JAVA_OVERHEAD_KIB, adjust=_java_verdict)
+    if mode == 'python':
+        fetch_program(environ, box, 'a.py')
+        python = python_runtime()
+        return Program([python, '-I', '-B', 'a.py', *args], ro_binds=[(python, python)])
     raise ValueError(f"environ['exec_info']['mode']: {mode!r} cannot be run here "
                      f"(known: {', '.join(RUNNABLE_MODES)}, output-only)")

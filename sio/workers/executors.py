@@ -176,7 +176,9 @@ class BaseExecutor:
     overridden by ``environ[environ_prefix + name]``; ``ignore_errors``,
     ``extra_ignore_errors`` (exit codes that are not errors); ``pass_fds``
     (descriptors the program inherits) and ``fds_to_close`` (the caller's
-    descriptors closed as soon as the program started, e.g. pipe ends).
+    descriptors closed as soon as the program started, e.g. pipe ends);
+    ``file_size_limit`` (bytes; the largest file the program may write, when it
+    should differ from ``output_limit``, e.g. for compilers).
 
     A result other than ``OK`` raises :class:`ExecError` unless errors are
     ignored.  Executors are also context managers (a no-op kept for plugins
@@ -271,6 +273,8 @@ class _SupervisedExecutor(BaseExecutor):
     max_tasks = box.DEFAULT_MAX_TASKS
     ro_binds: list[tuple[str, str]] = []
     count_instructions = False
+    allow_exec = False
+    allow_sockets = False
 
     def _default_real_time_limit(self, limits: Limits) -> int | None:
         raise NotImplementedError
@@ -286,7 +290,7 @@ class _SupervisedExecutor(BaseExecutor):
 
     def _execute(self, argv, *, env, cwd, stdin, stdout, stderr, limits, pass_fds,
                  ro_binds: Sequence[tuple[str, str]] = (), fds_to_close: Sequence[int] = (),
-                 **kwargs):
+                 file_size_limit: int | None = None, **kwargs):
         env = self._env(env)
         program = self._program(argv[0], cwd, env)
         counting = self.count_instructions
@@ -299,11 +303,13 @@ class _SupervisedExecutor(BaseExecutor):
             if counting and limits.time_limit else None,
             real_time_limit_ms=limits.real_time_limit or self._default_real_time_limit(limits),
             memory_bytes=limits.mem_limit * 1024 if limits.mem_limit else None,
-            output_limit=limits.output_limit if self.enforces_output_limit else None,
+            output_limit=file_size_limit or (
+                limits.output_limit if self.enforces_output_limit else None),
             max_tasks=self.max_tasks,
             ro_binds=[*self.ro_binds, *ro_binds], seccomp=self.seccomp, pass_fds=pass_fds,
             isolated=self.isolated, system_libs=self._needs_libs(program, cwd),
-            fds_to_close=tuple(fds_to_close))
+            fds_to_close=tuple(fds_to_close), allow_exec=self.allow_exec,
+            allow_sockets=self.allow_sockets)
         try:
             outcome = box.run(request)
         except (box.BoxError, OSError) as exc:
@@ -378,12 +384,15 @@ class IsolatedExecutor(_SupervisedExecutor):
     default_limits = Limits(time_limit=30_000, mem_limit=65_536, output_limit=52_428_800)
 
     def __init__(self, max_tasks: int = box.DEFAULT_MAX_TASKS, seccomp: bool = True,
-                 ro_binds: Sequence[tuple[str, str]] = (), time_measure: str = 'cpu'):
+                 ro_binds: Sequence[tuple[str, str]] = (), time_measure: str = 'cpu',
+                 allow_exec: bool = False, allow_sockets: bool = False):
         if time_measure not in ('cpu', 'instructions'):
             raise ValueError(f"time_measure: {time_measure!r} is not 'cpu' or 'instructions'")
         self.max_tasks = max_tasks
         self.seccomp = seccomp
         self.ro_binds = list(ro_binds)
+        self.allow_exec = allow_exec
+        self.allow_sockets = allow_sockets
         # Instructions only where the node has a PMU; elsewhere CPU time, and
         # results say so in ``time_measure``.
         self.count_instructions = time_measure == 'instructions' and \

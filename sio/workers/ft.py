@@ -173,7 +173,7 @@ def upload(environ: dict, key: str, source: str | os.PathLike, dest: str | None 
     else:
         target = os.path.join(sio.workers._original_cwd, dest)
         os.makedirs(os.path.dirname(target) or '.', exist_ok=True)
-        shutil.copyfile(source, target)
+        shutil.copy(source, target)  # with its mode: compiled programs stay executable
         stored = dest
     environ[key] = stored
     return stored

@@ -2,7 +2,8 @@
 
 A sandbox called ``NAME`` is published as the tarball ``/sandboxes/NAME.tar.gz``
 in filetracker, holding one top-level directory ``NAME/``.  A node unpacks it
-under ``$SIO_SANDBOXES_BASEDIR`` (default ``~/.sio-sandboxes``) on first use,
+under ``$SIO_SANDBOXES_BASEDIR`` (default ``~/.sio-sandboxes``, or
+``/var/cache/sio-ray/sandboxes`` for root, where boxes can reach it) on first use,
 and checks for a newer published version at most every
 ``$SIO_SANDBOXES_CHECK_INTERVAL`` seconds (default 3600).  When filetracker
 does not have it, ``$SIO_SANDBOXES_URL/NAME.tar.gz`` is tried over HTTP (only
@@ -44,7 +45,11 @@ class SandboxError(Exception):
 
 
 def _basedir() -> Path:
-    return Path(os.environ.get('SIO_SANDBOXES_BASEDIR') or Path.home() / '.sio-sandboxes')
+    if os.environ.get('SIO_SANDBOXES_BASEDIR'):
+        return Path(os.environ['SIO_SANDBOXES_BASEDIR'])
+    if os.geteuid() == 0:  # boxes run as another user and must reach toolchain sandboxes
+        return Path('/var/cache/sio-ray/sandboxes')
+    return Path.home() / '.sio-sandboxes'
 
 
 def _check_interval() -> float:

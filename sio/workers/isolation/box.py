@@ -60,6 +60,10 @@ class BoxRequest:
     fds_to_close: tuple[int, ...] = ()
     #: Run in a box; False runs the launcher directly on the host (unprotected).
     isolated: bool = True
+    #: Let the program start other programs (a compiler's passes); otherwise one execve only.
+    allow_exec: bool = False
+    #: Let it create sockets of any family (the box has no network either way).
+    allow_sockets: bool = False
     #: Count user-space instructions (needs a hardware PMU); stop beyond the limit.
     count_instructions: bool = False
     instruction_limit: int | None = None
@@ -185,6 +189,9 @@ def _launcher_args(request: BoxRequest, status_fd: int, group,
         args += ['--cgroup-fd', str(fd)]
     if not (request.seccomp and request.isolated):
         args.append('--no-seccomp')
+    else:
+        args += ['--allow-exec'] if request.allow_exec else []
+        args += ['--allow-sockets'] if request.allow_sockets else []
     if request.count_instructions:
         args.append('--count-instructions')
         if request.instruction_limit:

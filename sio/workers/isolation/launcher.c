@@ -18,7 +18,8 @@
  * at once: a trivial program for probing what a box can do.
  * Usage: launcher [--time-limit-ms N] [--wall-limit-ms N] [--as-kib N]
  *                 [--stack-kib N] [--fsize N] [--nproc N] [--nofile N]
- *                 [--cgroup-fd FD]... [--no-seccomp] [--count-instructions]
+ *                 [--cgroup-fd FD]... [--no-seccomp] [--allow-exec] [--allow-sockets]
+ *                 [--count-instructions]
  *                 [--instruction-limit N] --status-fd FD
  *                 -- PROGRAM ARGS...
  *
@@ -120,7 +121,7 @@ static const char *syscall_name(long nr) {
 
 #define MAX_FILTER 256
 
-static int build_filter(struct sock_filter *f) {
+static int build_filter(struct sock_filter *f, int allow_exec, int allow_sockets) {
     int n = 0;
 #define EMIT(x) (f[n++] = (struct sock_filter)x)
     EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
@@ -135,11 +136,14 @@ static int build_filter(struct sock_filter *f) {
         EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, DENIED[i].nr, 0, 1));
         EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
     }
-    /* execve/execveat: the supervisor lets the first one (the program itself) through. */
-    EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_execve, 0, 1));
-    EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
-    EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_execveat, 0, 1));
-    EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+    /* execve/execveat: the supervisor lets the first one (the program itself) through,
+     * unless programs may start others (compilers run their passes). */
+    if (!allow_exec) {
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_execve, 0, 1));
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_execveat, 0, 1));
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+    }
     /* clone3 passes its flags in memory the filter cannot read: ENOSYS makes libc use clone. */
 #ifdef SYS_clone3
     EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1));
@@ -151,7 +155,11 @@ static int build_filter(struct sock_filter *f) {
     EMIT(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, NS_FLAGS, 0, 1));
     EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
     EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
-    /* socket: only AF_UNIX. */
+    /* socket: only AF_UNIX (any family with --allow-sockets; the box has no network anyway). */
+    if (allow_sockets) {
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+        return n;
+    }
     EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 4));
     EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])));
     EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 1));
@@ -167,7 +175,7 @@ static int build_filter(struct sock_filter *f) {
 struct options {
     long time_limit_ms, wall_limit_ms, as_kib, stack_kib, fsize, nproc, nofile;
     long long instruction_limit;
-    int seccomp, status_fd, n_cgroups, count_instructions;
+    int seccomp, status_fd, n_cgroups, count_instructions, allow_exec, allow_sockets;
     int cgroup_fds[MAX_CGROUPS];
     char **argv;
 };
@@ -191,6 +199,8 @@ static void parse(int argc, char **argv, struct options *o) {
         if (!strcmp(a, "--")) { i++; break; }
         if (!strcmp(a, "--no-seccomp")) { o->seccomp = 0; continue; }
         if (!strcmp(a, "--count-instructions")) { o->count_instructions = 1; continue; }
+        if (!strcmp(a, "--allow-exec")) { o->allow_exec = 1; continue; }
+        if (!strcmp(a, "--allow-sockets")) { o->allow_sockets = 1; continue; }
         if (i + 1 >= argc) die_usage("option needs a value");
         if (!strcmp(a, "--cgroup-fd")) {
             if (o->n_cgroups == MAX_CGROUPS) die_usage("too many cgroups");
@@ -280,7 +290,7 @@ static void child(const struct options *o, int sock, int err_pipe, int go) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) goto fail;
     if (o->seccomp) {
         struct sock_filter filter[MAX_FILTER];
-        struct sock_fprog prog = {(unsigned short)build_filter(filter), filter};
+        struct sock_fprog prog = {(unsigned short)build_filter(filter, o->allow_exec, o->allow_sockets), filter};
         int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                                     SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
         if (listener < 0 || send_fd(sock, listener)) goto fail;

@@ -1,0 +1,250 @@
+"""What every compiler shares: fetching the sources, running the toolchain in a
+box, turning the outcome into ``OK`` or ``CE``, uploading the result.
+
+A compiler runs **isolated**: a source is untrusted input.  Its box holds the
+job's files (the source, additional includes and sources, ``extra_files``,
+the unpacked ``additional_archive``) and sees a toolchain read-only: the
+software sandbox ``compiler-<name>`` when one is published in filetracker
+(unpacked root-like: its ``usr``, ``lib``... become the box's), otherwise the
+host's ``/usr``.  ``compiler_toolchain`` in the result says which, and its
+version.  Every limit ends in ``CE`` with a clear ``compiler_output``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import shutil
+import subprocess
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sio.workers import ft
+from sio.workers.executors import IsolatedExecutor, Limits
+from sio.workers.sandbox import SandboxError, get_sandbox
+from sio.workers.util import replace_invalid_UTF, tempcwd
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LIMITS = {'time_limit': 30_000, 'mem_limit': 524_288}
+DEFAULT_OUTPUT_LIMIT = 5120
+#: Largest file a compiler may write: twice the result size limit (objects
+#: and temporaries come before the program), at least this much.
+MIN_FILE_SIZE_LIMIT = 64 << 20
+SIZE_LIMIT_MESSAGE = 'Compiled file size limit exceeded.'
+
+
+def _as_list(value, key: str, lang: str) -> list[str]:
+    """A string, a list, or a ``{language: string or list}`` dict, as a list."""
+    if isinstance(value, dict):
+        value = value.get(lang, [])
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ValueError(f'environ[{key!r}]: {value!r} is not a path, a list of them, '
+                     'or a dict of them by language')
+
+
+@functools.lru_cache(maxsize=None)
+def host_tool_version(tool: str) -> str:
+    """First line of ``tool --version`` (``-version`` for Java tools)."""
+    for flag in ('--version', '-version', '-h'):
+        try:
+            done = subprocess.run([tool, flag], capture_output=True, text=True, timeout=30)
+        except OSError:
+            return 'not installed'
+        text = (done.stdout or done.stderr).strip()
+        if done.returncode == 0 and text:
+            return text.splitlines()[0]
+    return 'unknown version'
+
+
+@dataclass
+class Toolchain:
+    """Where the compiler's programs come from, as the box sees them."""
+
+    description: str
+    ro_binds: list[tuple[str, str]] = field(default_factory=list)
+    host: bool = True
+
+    def resolve(self, tool: str) -> str:
+        """The path of program ``tool`` inside the box.  Host tools are
+        resolved on the host (Debian's alternatives live in /etc, which the
+        box does not have)."""
+        if not self.host:
+            return f'/usr/bin/{tool}'
+        found = shutil.which(tool, path='/usr/bin:/bin')
+        if not found:
+            raise RuntimeError(f'the compiler program {tool!r} is not installed on this node')
+        return os.path.realpath(found)
+
+
+def _host_toolchain(tool: str, extra_binds: list[tuple[str, str]]) -> Toolchain:
+    return Toolchain(f'host {host_tool_version(tool)}', [('/usr', '/usr'), *extra_binds])
+
+
+def _sandbox_toolchain(name: str, stack) -> Toolchain | None:
+    """The published software sandbox ``name``, entered for the job, or None."""
+    try:
+        sandbox = stack.enter_context(get_sandbox(name))
+    except (SandboxError, ft.FiletrackerError, OSError) as exc:
+        logger.info('No toolchain sandbox %s (%s); using the host toolchain', name, exc)
+        return None
+    root = Path(sandbox.path)
+    binds = [(str(child), '/' + child.name) for child in sorted(root.iterdir())
+             if child.is_dir() and not child.name.startswith('.')]
+    return Toolchain(f'sandbox {name} (version {sandbox.installed_version()})', binds, host=False)
+
+
+@dataclass
+class Compiler:
+    """A compiler: how to turn the source in the box into ``output``.
+
+    Subclasses set ``lang`` (the language code of per-language keys),
+    ``tool`` (the host program), and implement :meth:`command`.
+    """
+
+    lang: str
+    tool: str
+    options: list[str] = field(default_factory=list)
+    #: The software sandbox with this compiler's own toolchain, if any.
+    sandbox: str | None = None
+    extension: str = ''
+    output: str = 'a.out'
+
+    # -- what subclasses provide ------------------------------------------
+
+    def source_name(self, environ: dict) -> str:
+        return f'a.{self.extension or self.lang}'
+
+    def command(self, tool: str, source: str, sources: list[str],
+                extra_args: list[str]) -> list[str]:
+        """The command line, ``tool`` being the compiler's path in the box."""
+        raise NotImplementedError
+
+    def exec_info(self, environ: dict) -> dict:
+        return {'mode': 'executable'}
+
+    def host_binds(self) -> list[tuple[str, str]]:
+        """Host files outside /usr the host toolchain needs (read-only)."""
+        return []
+
+    def steps(self, toolchain: Toolchain, source: str, sources: list[str],
+              extra_args: list[str]) -> list[list[str]]:
+        """The commands to run in order (most compilers need one)."""
+        return [self.command(toolchain.resolve(self.tool), source, sources, extra_args)]
+
+    # -- the compile job ----------------------------------------------------
+
+    def compile(self, environ: dict) -> dict:
+        box = Path(tempcwd('box'))
+        box.mkdir(exist_ok=True)
+        source = self.source_name(environ)
+        ft.download(environ, 'source_file', str(box / source))
+        sources = self._fetch_extras(environ, box)
+        extra_args = _as_list(environ.get('extra_compilation_args', []),
+                              'extra_compilation_args', self.lang)
+        limits = Limits.resolve(DEFAULT_LIMITS, environ, 'compilation_')
+        output_limit = environ.get('compilation_output_limit', DEFAULT_OUTPUT_LIMIT)
+        size_limit = environ.get('compilation_result_size_limit')
+        with contextlib.ExitStack() as stack:
+            toolchain = (self.sandbox and _sandbox_toolchain(self.sandbox, stack)) \
+                or _host_toolchain(self.tool, self.host_binds())
+            environ['compiler_toolchain'] = toolchain.description
+            # Toolchains start their passes and may probe for networking (javac).
+            executor = IsolatedExecutor(allow_exec=True, allow_sockets=True, max_tasks=128,
+                                        ro_binds=toolchain.ro_binds)
+            output = b''
+            for step in self.steps(toolchain, source, sources, extra_args):
+                result = executor(
+                    step, cwd=box, capture_output=True, forward_stderr=True, ignore_errors=True,
+                    env={'PATH': '/usr/bin:/bin', 'TMPDIR': '/box', 'LC_ALL': 'C.UTF-8'},
+                    time_limit=limits.time_limit, mem_limit=limits.mem_limit,
+                    real_time_limit=limits.real_time_limit or 3 * limits.time_limit,
+                    file_size_limit=max(2 * (size_limit or 0), MIN_FILE_SIZE_LIMIT))
+                output += result.stdout or b''
+                if b'File size limit exceeded' in output or result.result_code == 'OLE':
+                    return self._finish(environ, 'CE', SIZE_LIMIT_MESSAGE.encode(), output_limit)
+                if result.result_code != 'OK':
+                    if result.result_code not in ('RE', 'OK'):
+                        output += f'\nCompiler stopped: {result.result_string}\n'.encode()
+                    return self._finish(environ, 'CE', output, output_limit)
+        produced = box / self.output
+        if not produced.is_file():
+            return self._finish(environ, 'CE', output + b'\nThe compiler produced no program.\n',
+                                output_limit)
+        if size_limit is not None and produced.stat().st_size > size_limit:
+            return self._finish(environ, 'CE', SIZE_LIMIT_MESSAGE.encode(), output_limit)
+        environ['exec_info'] = self.exec_info(environ)
+        ft.upload(environ, 'out_file', str(produced))
+        return self._finish(environ, 'OK', output, output_limit)
+
+    def _finish(self, environ: dict, code: str, output: bytes, limit: int | None) -> dict:
+        if limit is not None:
+            output = output[:limit]
+        environ['result_code'] = code
+        text = replace_invalid_UTF(output)
+        if limit is not None:
+            while len(text.encode()) > limit:  # repaired bytes may have grown
+                text = text[:-1]
+        environ['compiler_output'] = text
+        if code != 'OK':
+            environ.pop('exec_info', None)
+        return environ
+
+    def _fetch_extras(self, environ: dict, box: Path) -> list[str]:
+        """Includes, sources, extra files and the archive, into the box; the
+        additional source names (to pass to the compiler)."""
+        for path in _as_list(environ.get('additional_includes', []), 'additional_includes',
+                             self.lang):
+            _fetch_path(environ, path, box)
+        sources = [_fetch_path(environ, path, box) for path in
+                   _as_list(environ.get('additional_sources', []), 'additional_sources',
+                            self.lang)]
+        extra = environ.get('extra_files') or {}
+        if not isinstance(extra, dict):
+            raise ValueError(f"environ['extra_files']: {extra!r} is not a dict of name: path")
+        for name, path in extra.items():
+            _fetch_path(environ, path, box, os.path.basename(name))
+        if environ.get('additional_archive'):
+            _unpack(Path(ft.download(environ, 'additional_archive', tempcwd('archive.zip'))), box)
+        return sources
+
+
+def _fetch_path(environ: dict, path: str, box: Path, name: str | None = None) -> str:
+    name = name or os.path.basename(path.rsplit('@', 1)[0] if '@' in path else path)
+    if not name or name in ('.', '..'):
+        raise ValueError(f'cannot name the file downloaded from {path!r}')
+    ft.download({'file': path, 'use_filetracker': environ.get('use_filetracker', True)}, 'file',
+                str(box / name), add_to_cache=True)
+    return name
+
+
+def _unpack(archive: Path, box: Path) -> None:
+    """Extract the zip into the box, never overwriting and never leaving it."""
+    root = box.resolve()
+    try:
+        with zipfile.ZipFile(archive) as z:
+            for member in z.infolist():
+                target = (box / member.filename).resolve()
+                if target != root and root not in target.parents:
+                    logger.warning('Skipping archive member %s: outside the job directory',
+                                   member.filename)
+                    continue
+                if target.exists():
+                    logger.warning('Skipping archive member %s: would overwrite a file',
+                                   member.filename)
+                    continue
+                if member.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with z.open(member) as src, open(target, 'wb') as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"environ['additional_archive']: not a zip archive: {exc}") from None

@@ -1,0 +1,72 @@
+"""The ``compile`` job and ``sio-compile``.
+
+Keys read: ``source_file``, ``out_file``, ``compiler`` (default
+``default-<extension of source_file>``; the ``sio.compilers`` entry point is
+the part before the first ``.``), ``compilation_time_limit`` (30 000 ms of CPU
+time), ``compilation_real_time_limit`` (default three times that),
+``compilation_mem_limit`` (524 288 KiB), ``compilation_output_limit`` (5 120
+bytes of compiler messages kept; ``None``: all), ``compilation_result_size_limit``
+(bytes), ``additional_includes``, ``additional_sources`` (a path, a list, or a
+per-language dict), ``additional_archive`` (a zip unpacked next to the source,
+never overwriting it and never writing outside), ``extra_files``
+(``{name: path}``), ``extra_compilation_args`` (a string, a list or a
+per-language dict), ``problem_short_name`` (the Java class name).
+
+Keys written: ``result_code`` (``OK``/``CE``), ``compiler_output``,
+``compiler_toolchain``, ``exec_info`` (on OK), ``out_file`` (versioned).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from sio.workers import plugins
+
+
+def compiler_name(environ: dict) -> str:
+    if environ.get('compiler'):
+        return str(environ['compiler'])
+    source = str(environ.get('source_file', ''))
+    extension = os.path.splitext(source.rsplit('@', 1)[0])[1].lstrip('.').lower()
+    if not extension:
+        raise ValueError("environ['compiler'] is missing and environ['source_file'] has no "
+                         'extension to choose a default compiler by')
+    return f'default-{extension}'
+
+
+def run(environ: dict) -> dict:
+    """Compile ``source_file`` into ``out_file``."""
+    if not environ.get('source_file'):
+        raise KeyError("environ['source_file'] is required but missing")
+    environ['compiler'] = compiler_name(environ)
+    compiler = plugins.load(plugins.COMPILERS, environ['compiler'].split('.')[0])
+    environ = compiler(environ)
+    for key in ('result_code', 'compiler_output'):
+        if key not in environ:
+            raise RuntimeError(f'compiler {environ["compiler"]!r} did not set {key!r}')
+    return environ
+
+
+_USAGE = 'usage: sio-compile SOURCE OUTPUT [COMPILER [EXTRA_ARGS...]]'
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``sio-compile``: compile a local or filetracker source, print the result environ."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) < 2 or args[0] in ('-h', '--help'):
+        print(_USAGE, file=sys.stderr)
+        return 1
+    environ = {'job_type': 'compile', 'source_file': args[0], 'out_file': args[1],
+               'use_filetracker': 'auto'}
+    if len(args) > 2:
+        compiler = args[2].lower()
+        environ['compiler'] = compiler if '-' in compiler else f'default-{compiler}'
+        environ['extra_compilation_args'] = args[3:]
+    if os.environ.get('FILETRACKER_URL'):
+        environ['filetracker_url'] = os.environ['FILETRACKER_URL']
+    from sio.workers.runner import run as run_job
+    result = run_job(environ)
+    print(json.dumps(result, indent=2))
+    return 0 if result.get('result') == 'SUCCESS' and result.get('result_code') == 'OK' else 1

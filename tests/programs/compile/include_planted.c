@@ -1,0 +1,2 @@
+#include PLANTED
+int main(void) { return 0; }

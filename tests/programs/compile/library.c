@@ -1,0 +1,2 @@
+#include "library.h"
+const char *greeting(void) { return "Hello World"; }

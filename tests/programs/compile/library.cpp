@@ -1,0 +1,1 @@
+extern "C" const char *greeting(void) { return "Hello World"; }

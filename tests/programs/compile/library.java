@@ -1,0 +1,3 @@
+public class library {
+    public static String greeting() { return "Hello World"; }
+}

@@ -1,0 +1,3 @@
+#warning flood of warnings
+#include __FILE__
+int main() {}

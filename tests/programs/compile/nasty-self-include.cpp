@@ -1,0 +1,2 @@
+#include "nasty-self-include.cpp"
+int main() {}

@@ -1,0 +1,3 @@
+public class simple {
+    public static void main(String[] args) { System.out.println("Hello World from java"); }
+}

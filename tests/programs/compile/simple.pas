@@ -1,0 +1,4 @@
+program simple;
+begin
+  writeln('Hello World from pas');
+end.

@@ -1,0 +1,2 @@
+import sys
+print("Hello World from py", sum(map(int, sys.stdin.read().split())))
