@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import signal
 import struct
@@ -260,9 +261,7 @@ def run(request: BoxRequest) -> BoxOutcome:
         handed_over = _close_all(request.fds_to_close)
         try:
             outer = _outer_limit(request)
-            try:
-                process.wait(timeout=outer)
-            except subprocess.TimeoutExpired:
+            if not _wait_exit(process, outer):
                 raise BoxError(f'the box did not finish within {outer:.1f} s (supervisor hung)')
         finally:
             if group is not None:
@@ -300,6 +299,27 @@ def run(request: BoxRequest) -> BoxOutcome:
         enforced_by=f'cgroup-{kind}' if group is not None else 'rlimit',
         instructions=int(status['instructions']) if 'instructions' in status else None,
     )
+
+
+def _wait_exit(process: subprocess.Popen, timeout: float) -> bool:
+    """Wait for ``process`` to end, at most ``timeout`` seconds; wake the moment it
+    does (``Popen.wait(timeout)`` polls with growing sleeps, adding milliseconds)."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # very old kernels: fall back to polling
+        try:
+            process.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    if not ready:
+        return False
+    process.wait()
+    return True
 
 
 def _close_all(fds) -> bool:
