@@ -3,9 +3,9 @@
 Starts a central filetracker server on a free loopback port, then runs jobs
 through ``sio-batch`` exactly as a shell user would: a ``ping``, an
 ``ft-check`` file round trip (download through the node cache, upload back),
-and the judging of three sample submissions (built with the host's gcc until
-the compile job exists) on sample tests in the isolated executor, printing
-each verdict.
+and the judging of three sample submissions: each compiled by the ``compile``
+job and run on sample tests by ``exec`` jobs, both in the isolated executor,
+printing each verdict.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _show(title: str, result: dict, keys: list[str]) -> bool:
 
 
 def _judge_samples(tmp: Path, uploader: FiletrackerClient, url: str, env: dict) -> bool:
-    print('Judging sample submissions (exec jobs, isolated executor, default comparator):')
+    print('Judging sample submissions (compile + exec jobs, isolated, default comparator):')
     tests = {}
     for name, (given, expected) in TESTS.items():
         (tmp / 'test').write_text(given)
@@ -66,10 +66,17 @@ def _judge_samples(tmp: Path, uploader: FiletrackerClient, url: str, env: dict) 
     ok = True
     for label, source in SUBMISSIONS.items():
         (tmp / 'sub.c').write_text(source)
-        subprocess.run(['gcc', '-O2', '-static', '-o', str(tmp / 'sub'), str(tmp / 'sub.c')],
-                       check=True)
-        exe = uploader.put_file(f'/demo/{label.replace(" ", "_")}.e', tmp / 'sub',
-                                to_local_store=False)
+        name = label.replace(' ', '_')
+        compiled = _sio_batch({'job_type': 'compile', 'compiler': 'system-gcc',
+                               'source_file': uploader.put_file(f'/demo/{name}.c', tmp / 'sub.c',
+                                                                to_local_store=False),
+                               'out_file': f'/demo/{name}.e', 'filetracker_url': url}, env)
+        if compiled.get('result_code') != 'OK':
+            print(f'  {label:<10} compile: {compiled.get("result_code")} '
+                  f'{compiled.get("compiler_output") or compiled.get("exception")}')
+            ok = False
+            continue
+        exe = compiled['out_file']
         verdicts = []
         for name, (in_file, hint_file) in tests.items():
             result = _sio_batch({'job_type': 'exec', 'exe_file': exe, 'in_file': in_file,
