@@ -10,13 +10,12 @@ in ms and the overhead of isolation as a percentage.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from sio.workers.runner import run
+from timing import median_ms
 
 SOURCES = {
     'c': ('gcc', ['-O2', '-s', '-lm'], 'system-gcc',
@@ -24,16 +23,6 @@ SOURCES = {
     'cpp': ('g++', ['-std=c++20', '-O2', '-s', '-lm'], 'system-g++',
             '#include <iostream>\nint main() { std::cout << "Hello World" << std::endl; }\n'),
 }
-
-
-def median_ms(fn, runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -14,11 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from sio.workers.ping import run as ping
@@ -26,15 +24,7 @@ from sio.workers.ftclient import FiletrackerClient
 from sio.workers.ftserver import CentralServer
 from sio.workers.runner import run
 from sio.workers.util import TemporaryCwd
-
-
-def median_ms(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+from timing import median_ms
 
 
 def row(label: str, value: float, baseline: float, baseline_label: str) -> None:

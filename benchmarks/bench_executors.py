@@ -15,33 +15,18 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from sio.workers.executors import IsolatedExecutor, UnprotectedExecutor
 from sio.workers.isolation import cgroups
 from sio.workers.runner import run
-
-
-def sample(fn, runs: int) -> list[float]:
-    for _ in range(max(3, runs // 10)):
-        fn()  # warm-up
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return times
+from timing import p95, sample_ms
 
 
 def _exec_job(tmp: Path) -> None:
     result = run({'job_type': 'exec', 'use_filetracker': False, 'exe_file': str(tmp / 'box' / 'r'),
                   'in_file': str(tmp / 'in'), 'hint_file': str(tmp / 'in'), 'check_output': True})
     assert result['result_code'] == 'OK', result
-
-
-def p95(values: list[float]) -> float:
-    return sorted(values)[int(0.95 * (len(values) - 1))]
 
 
 def main() -> None:
@@ -57,12 +42,14 @@ def main() -> None:
                        check=True)
         exe = str(box / 'r')
         (tmp / 'in').write_text('')
+        runs, warmup = args.runs, max(3, args.runs // 10)
         rows = {
-            'plain fork+exec': sample(lambda: subprocess.run([exe], check=True), args.runs),
-            'unprotected executor': sample(lambda: UnprotectedExecutor()([exe], cwd=box),
-                                           args.runs),
-            'isolated executor': sample(lambda: IsolatedExecutor()(['./r'], cwd=box), args.runs),
-            'exec job + comparator': sample(lambda: _exec_job(tmp), args.runs),
+            'plain fork+exec': sample_ms(lambda: subprocess.run([exe], check=True), runs, warmup),
+            'unprotected executor': sample_ms(lambda: UnprotectedExecutor()([exe], cwd=box),
+                                              runs, warmup),
+            'isolated executor': sample_ms(lambda: IsolatedExecutor()(['./r'], cwd=box),
+                                           runs, warmup),
+            'exec job + comparator': sample_ms(lambda: _exec_job(tmp), runs, warmup),
         }
         print(f'cgroups: {cgroups.backend() or "none (rlimits)"}; bwrap: {shutil.which("bwrap")}')
         base = statistics.median(rows['plain fork+exec'])

@@ -22,7 +22,6 @@ import os
 import shutil
 import signal
 import stat
-import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass

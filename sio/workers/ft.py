@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import sio.workers
-from sio.workers.ftclient import FiletrackerClient, FiletrackerError
+from sio.workers.ftclient import FiletrackerClient, FiletrackerError  # noqa: F401 (re-exported)
 from sio.workers.util import tempcwd
 
 __all__ = [

@@ -18,7 +18,6 @@ import signal
 import struct
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 

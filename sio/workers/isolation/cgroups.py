@@ -43,34 +43,33 @@ def _flat_keys(path: Path) -> dict[str, int]:
     return result
 
 
+def _can_create_children(parent: Path) -> bool:
+    """Create ``parent`` if needed and try a child group in it."""
+    probe = parent / f'probe-{os.getpid()}'
+    parent.mkdir(exist_ok=True)
+    probe.mkdir()
+    probe.rmdir()
+    return True
+
+
 def _usable_v2() -> bool:
     controllers = ROOT / 'cgroup.controllers'
     if not controllers.exists():
         return False
     if not {'memory', 'pids'} <= set(controllers.read_text().split()):
         return False
-    parent = ROOT / PARENT
     try:
-        parent.mkdir(exist_ok=True)
+        (ROOT / PARENT).mkdir(exist_ok=True)
         _write(ROOT / 'cgroup.subtree_control', '+memory +pids')
-        _write(parent / 'cgroup.subtree_control', '+memory +pids')
-        probe = parent / f'probe-{os.getpid()}'
-        probe.mkdir()
-        probe.rmdir()
-        return True
+        _write(ROOT / PARENT / 'cgroup.subtree_control', '+memory +pids')
+        return _can_create_children(ROOT / PARENT)
     except OSError:
         return False
 
 
 def _usable_v1() -> bool:
     try:
-        for controller in ('memory', 'pids'):
-            parent = ROOT / controller / PARENT
-            parent.mkdir(exist_ok=True)
-            probe = parent / f'probe-{os.getpid()}'
-            probe.mkdir()
-            probe.rmdir()
-        return True
+        return all(_can_create_children(ROOT / c / PARENT) for c in ('memory', 'pids'))
     except OSError:
         return False
 

@@ -1,0 +1,26 @@
+"""Timing helpers shared by the benchmarks: medians and percentiles in ms."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def sample_ms(fn, runs: int, warmup: int = 1) -> list[float]:
+    """Wall times of ``runs`` calls of ``fn`` in ms, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def median_ms(fn, runs: int, warmup: int = 1) -> float:
+    return statistics.median(sample_ms(fn, runs, warmup))
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[int(0.95 * (len(values) - 1))]
