@@ -38,14 +38,15 @@ def names(group: str) -> list[str]:
     return sorted({ep.name for ep in _entry_points(group, refresh=True)})
 
 
-def find(group: str, name: str) -> Any | None:
+def find(group: str, name: str, rescan: bool = True) -> Any | None:
     """The first entry point ``name`` of ``group`` that imports, or None.
 
     Entry points that fail to import are logged and skipped (upstream
     ``first_entry_point``).  Installed plugins are cached; an unknown name
-    rescans once, so packages installed while the process runs are found.
+    rescans once (unless ``rescan`` is false, for groups where most names
+    have no entry), so packages installed while the process runs are found.
     """
-    for refresh in (False, True):
+    for refresh in (False, True) if rescan else (False,):
         for ep in _entry_points(group, refresh):
             if ep.name != name:
                 continue

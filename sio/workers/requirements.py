@@ -103,7 +103,8 @@ def requirements(environ: dict) -> Requirements:
     raises :class:`ValueError` naming the key.
     """
     base = default_requirements(environ)
-    hook = plugins.find(plugins.REQUIREMENTS, str(environ.get('job_type', '')))
+    # Most job types have no hook: no rescan of the installed packages per job.
+    hook = plugins.find(plugins.REQUIREMENTS, str(environ.get('job_type', '')), rescan=False)
     if hook is None:
         return base
     result = hook(environ, base)

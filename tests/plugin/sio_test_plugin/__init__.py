@@ -67,3 +67,14 @@ def echo_requirements(environ, base):
 
 def exit_job(environ):
     sys.exit(3)
+
+
+def node_id_filter(environ):
+    """Records the Ray node the job ran on (when it runs in a Ray worker)."""
+    try:
+        import ray
+        if ray.is_initialized():
+            environ['ray_node_id'] = ray.get_runtime_context().get_node_id()
+    except ImportError:
+        pass
+    return environ

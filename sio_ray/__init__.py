@@ -1,0 +1,16 @@
+"""sio-ray's Ray back-end: every ``run(environ)`` becomes a Ray task placed on a
+node that can serve it.
+
+.. code-block:: python
+
+    import sio_ray
+    result = sio_ray.run({'job_type': 'ping', 'ping': 1})
+    results = sio_ray.run_many(environs)             # in input order
+    for result in sio_ray.as_completed(environs):    # as they finish
+        ...
+"""
+
+from sio_ray.driver import as_completed, run, run_group, run_many, submit
+from sio_ray.connection import connect
+
+__all__ = ['as_completed', 'connect', 'run', 'run_group', 'run_many', 'submit']

@@ -1,0 +1,31 @@
+"""Connecting the driver to Ray: an existing cluster, or a local one started on demand."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import ray
+
+from sio_ray import tags
+
+NAMESPACE = 'sio'
+_lock = threading.Lock()
+
+
+def connect(address: str | None = None, **init_kwargs) -> None:
+    """Make sure this process is connected to Ray.
+
+    With ``address`` (or ``$RAY_ADDRESS``) it joins that cluster; otherwise it
+    starts a local one whose only node is tagged by probing this machine
+    (:mod:`sio_ray.tags`).  Token authentication stays as Ray configures it.
+    """
+    with _lock:
+        if ray.is_initialized():
+            return
+        address = address or os.environ.get('RAY_ADDRESS') or None
+        kwargs = {'namespace': NAMESPACE, 'log_to_driver': False, **init_kwargs}
+        if address is None:
+            kwargs.setdefault('labels', tags.node_labels())
+            kwargs.setdefault('resources', tags.node_resources())
+        ray.init(address=address, **kwargs)

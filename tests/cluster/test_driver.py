@@ -1,0 +1,96 @@
+"""The sio_ray driver API against a real local Ray."""
+
+import threading
+import time
+
+import pytest
+import ray
+
+import sio_ray
+from sio.workers.runner import run as run_in_process
+
+
+def test_run_returns_the_same_environ_as_the_in_process_runner(local_ray):
+    job = {'job_type': 'ping', 'ping': 'e1', 'job_id': 'ping-1'}
+    result = sio_ray.run(job)
+    expected = run_in_process(dict(job))
+    assert result == expected
+    assert job == {'job_type': 'ping', 'ping': 'e1', 'job_id': 'ping-1'}  # caller's dict untouched
+
+
+def test_run_many_keeps_input_order_and_as_completed_yields_all(local_ray):
+    jobs = [{'job_type': 'ping', 'ping': i} for i in range(20)]
+    assert [r['pong'] for r in sio_ray.run_many(jobs)] == list(range(20))
+    assert sorted(r['pong'] for r in sio_ray.as_completed(jobs)) == list(range(20))
+
+
+def test_as_completed_yields_in_finishing_order(local_ray):
+    slow = {'job_type': 'test-sleep', 'sleep': 1.5, 'tag': 'slow'}
+    fast = {'job_type': 'ping', 'ping': 'fast'}
+    first = next(iter(sio_ray.as_completed([slow, fast])))
+    assert first.get('pong') == 'fast'
+
+
+def test_a_failing_job_comes_back_as_failure_not_a_lost_task(local_ray):
+    result = sio_ray.run({'job_type': 'test-raise'})
+    assert result['result'] == 'FAILURE' and result['exception'] == 'unexpected trouble'
+    assert 'ZeroDivisionError' in result['traceback']
+
+
+def test_group_with_sioworkersd_semantics(local_ray):
+    group = {'contest_priority': 10, 'workers_jobs': {
+        'ok': {'job_type': 'ping', 'ping': 1}, 'broken': {'job_type': 'test-raise'},
+        'also-ok': {'job_type': 'ping', 'ping': 2}}}
+    finished = sio_ray.run_group(group)
+    results = finished['workers_jobs.results']
+    assert set(results) == {'ok', 'broken', 'also-ok'}
+    assert results['ok']['pong'] == 1 and results['also-ok']['pong'] == 2
+    assert results['broken']['result'] == 'FAILURE'
+    assert finished['contest_priority'] == 10
+
+
+def test_bad_environs_are_rejected_before_anything_is_queued(local_ray):
+    jobs = [{'job_type': 'ping', 'ping': 1, 'job_id': 'must-not-run'},
+            {'job_type': 'ping', 'ping': b'bytes'}]
+    with pytest.raises(ValueError, match=r"environs\[1\]: environ\['ping'\]: bytes is not JSON"):
+        sio_ray.run_many(jobs)
+    with pytest.raises(ValueError, match=r"environ\['exec_mem_limit'\]: '64M'"):
+        sio_ray.submit({'job_type': 'exec', 'exec_mem_limit': '64M'})
+    with pytest.raises(ValueError, match="workers_jobs"):
+        sio_ray.run_group({'workers_jobs': {}})
+    from ray.util.state import list_tasks
+    time.sleep(2)  # task events reach the GCS asynchronously
+    assert list_tasks(filters=[('name', '=', 'sio:ping:must-not-run')],
+                      raise_on_missing_output=False) == []
+
+
+def test_jobs_are_named_for_the_dashboard(local_ray):
+    sio_ray.run({'job_type': 'ping', 'ping': 0, 'job_id': 'named-job-42'})
+    from ray.util.state import list_tasks
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        tasks = list_tasks(filters=[('name', '=', 'sio:ping:named-job-42')],
+                           raise_on_missing_output=False)
+        if tasks and tasks[0].state == 'FINISHED':
+            break
+        time.sleep(0.5)
+    assert tasks and tasks[0].state == 'FINISHED'
+
+
+def test_isolated_jobs_run_on_the_sandbox_node(local_ray):
+    # This node is tagged sio-sandbox=true by a real probe, so an isolated job is feasible.
+    result = sio_ray.run({'job_type': 'test-echo', 'echo': 1})  # the plugin declares it isolated
+    assert result['result'] == 'SUCCESS' and result['echoed'] == 1
+    node = ray.nodes()[0]
+    assert node['Labels']['sio-sandbox'] == 'true'
+
+
+def test_jobs_run_concurrently_from_threads(local_ray):
+    results = []
+    threads = [threading.Thread(target=lambda i=i: results.append(
+        sio_ray.run({'job_type': 'ping', 'ping': i}))) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r['pong'] for r in results) == list(range(5))

@@ -1,0 +1,43 @@
+"""Placement by node tags on a real multi-node Ray cluster on this machine."""
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+import sio_ray
+from sio_ray import tags
+
+
+@pytest.fixture(scope='module')
+def cluster():
+    """A head that runs nothing, a node with working sandboxes and one without."""
+    cluster = Cluster(initialize_head=True, head_node_args={'num_cpus': 0})
+    sandbox = cluster.add_node(num_cpus=1, resources={tags.NODE_SLOT: 1},
+                               labels={tags.SANDBOX: 'true', tags.INSTRUCTIONS: 'false'})
+    plain = cluster.add_node(num_cpus=1, resources={tags.NODE_SLOT: 1},
+                             labels={tags.SANDBOX: 'false', tags.INSTRUCTIONS: 'false'})
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, namespace='sio', log_to_driver=False)
+    yield {'sandbox': sandbox.node_id, 'plain': plain.node_id}
+    ray.shutdown()
+    cluster.shutdown()
+
+
+def test_isolated_jobs_never_land_on_untagged_nodes(cluster):
+    jobs = [{'job_type': 'test-echo', 'echo': i, 'prefilters': ['test-node-id']}
+            for i in range(8)]
+    results = sio_ray.run_many(jobs)
+    assert {r['ray_node_id'] for r in results} == {cluster['sandbox']}
+
+
+def test_unsandboxed_jobs_may_use_every_node(cluster):
+    jobs = [{'job_type': 'test-sleep', 'sleep': 0.5, 'prefilters': ['test-node-id']}
+            for _ in range(6)]
+    nodes = {r['ray_node_id'] for r in sio_ray.run_many(jobs)}
+    assert nodes == {cluster['sandbox'], cluster['plain']}
+
+
+def test_a_job_no_node_can_serve_fails_promptly_naming_what_is_missing(cluster):
+    result = sio_ray.run({'job_type': 'ping', 'ping': 1, 'ping_mem_limit': 1 << 40})
+    assert result['result'] == 'FAILURE' and 'no node has the resources' in result['exception']
+    assert 'memory' in result['exception']
