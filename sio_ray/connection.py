@@ -23,6 +23,8 @@ def connect(address: str | None = None, **init_kwargs) -> None:
     with _lock:
         if ray.is_initialized():
             return
+        from sio_ray import dispatcher  # a new Ray needs a new dispatcher
+        dispatcher.reset()
         address = address or os.environ.get('RAY_ADDRESS') or None
         kwargs = {'namespace': NAMESPACE, 'log_to_driver': False, **init_kwargs}
         if address is None:

@@ -1,6 +1,8 @@
 """The driver API: submit environs to Ray and get result environs back.
 
-Every environ is validated — JSON-compatible values, sane limits — before
+Jobs wait in the driver's priority queue (:mod:`sio_ray.queue`) and a small
+window of them runs in Ray (:mod:`sio_ray.dispatcher`).  Every environ is
+validated — JSON-compatible values, sane limits and priorities — before
 anything of a call is queued; a bad one raises :class:`ValueError` naming the
 key and nothing is submitted.  A job that no node can ever run (for example
 an isolated job on a cluster without working sandboxes) comes back at once
@@ -14,13 +16,17 @@ from __future__ import annotations
 import copy
 import traceback
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import as_completed as futures_completed
 
 import ray
 
 from sio.workers import environ as envmod
 from sio.workers.requirements import requirements
-from sio_ray import placement
+from sio_ray import placement, tags
 from sio_ray.connection import connect
+from sio_ray.dispatcher import dispatcher
+from sio_ray.queue import PriorityQueue
 from sio_ray.task import run_job
 
 
@@ -29,6 +35,7 @@ def _prepare(environ: dict, index: int | None = None) -> tuple[dict, dict]:
     where = '' if index is None else f'environs[{index}]: '
     try:
         envmod.validate(environ)
+        PriorityQueue.check(environ)
         options = placement.task_options(environ, requirements(environ))
     except (envmod.EnvironError, ValueError, TypeError) as exc:
         raise ValueError(f'{where}{exc}') from None
@@ -42,48 +49,62 @@ def _failure(environ: dict, message: str) -> dict:
     return result
 
 
-def _submit_prepared(environ: dict, options: dict, nodes: list[dict]) -> ray.ObjectRef:
+def _check_feasible(environ: dict, options: dict, nodes: list[dict]) -> tuple[dict, dict | None]:
+    """Options fitted to the cluster, and a FAILURE environ if no node can ever run the job."""
     options = placement.fit_cpus(options, nodes)
     missing = placement.missing_capability(options, nodes)
     if missing:
-        return ray.put(_failure(environ, f'no node can run this {environ.get("job_type")!r} '
-                                         f'job: {missing}'))
-    return run_job.options(**options).remote(environ)
+        return options, _failure(environ, f'no node can run this {environ.get("job_type")!r} '
+                                          f'job: {missing}')
+    return options, None
 
 
 def submit(environ: dict, **options) -> ray.ObjectRef:
-    """Queue one job; the reference resolves to its result environ.
-
-    ``options`` override the Ray task options derived from the environ.
-    """
+    """Hand one job to Ray at once, outside the driver's queue; the reference
+    resolves to its result environ.  ``options`` override the Ray task options
+    derived from the environ.  (Exclusive jobs keep their node to themselves
+    but, unqueued, may wait behind later jobs: prefer :func:`run_many`.)"""
     prepared, derived = _prepare(environ)
     connect()
-    return _submit_prepared(prepared, {**derived, **options}, ray.nodes())
+    options, failure = _check_feasible(prepared, {**derived, **options}, ray.nodes())
+    if failure is not None:
+        return ray.put(failure)
+    return run_job.options(**options).remote(prepared)
 
 
-def _submit_all(environs: Iterable[dict]) -> list[ray.ObjectRef]:
-    prepared = [_prepare(env, i) for i, env in enumerate(environs)]  # all valid, or nothing queued
+def _submit_all(environs: Iterable[dict]) -> list[Future]:
+    """Validate every environ (nothing is queued if one is bad), then queue them."""
+    prepared = [_prepare(env, i) for i, env in enumerate(environs)]
     connect()
     nodes = ray.nodes()
-    return [_submit_prepared(env, options, nodes) for env, options in prepared]
+    queue = dispatcher()
+    futures = []
+    for env, options in prepared:
+        options, failure = _check_feasible(env, options, nodes)
+        if failure is not None:
+            future = Future()
+            future.set_result(failure)
+        else:
+            exclusive = options['resources'].get(tags.NODE_SLOT, 0) >= 1
+            future = queue.submit(env, options, exclusive)
+        futures.append(future)
+    return futures
 
 
 def run(environ: dict) -> dict:
-    """Run one job and return its result environ."""
-    return ray.get(submit(environ))
+    """Run one job (through the driver's priority queue) and return its result environ."""
+    return _submit_all([environ])[0].result()
 
 
 def run_many(environs: Iterable[dict]) -> list[dict]:
-    """Run jobs; results in input order."""
-    return ray.get(_submit_all(environs))
+    """Run jobs by priority; results in input order."""
+    return [future.result() for future in _submit_all(environs)]
 
 
 def as_completed(environs: Iterable[dict]) -> Iterator[dict]:
-    """Run jobs; yield each result as soon as it is ready."""
-    pending = _submit_all(environs)
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        yield ray.get(done[0])
+    """Run jobs by priority; yield each result as soon as it is ready."""
+    for future in futures_completed(_submit_all(environs)):
+        yield future.result()
 
 
 def run_group(group: dict) -> dict:

@@ -94,3 +94,18 @@ def test_jobs_run_concurrently_from_threads(local_ray):
     for t in threads:
         t.join()
     assert sorted(r['pong'] for r in results) == list(range(5))
+
+
+def test_a_high_priority_job_overtakes_a_long_low_priority_batch(local_ray):
+    low = [{'job_type': 'test-sleep', 'sleep': 0.2, 'contest_priority': 0, 'job_id': f'low-{i}'}
+           for i in range(60)]
+    results = {}
+    background = threading.Thread(target=lambda: results.update(low=sio_ray.run_many(low)))
+    background.start()
+    time.sleep(0.5)
+    urgent = sio_ray.run({'job_type': 'test-sleep', 'sleep': 0, 'contest_priority': 100})
+    background.join()
+    finished_before = sum(r['ended'] < urgent['ended'] for r in results['low'])
+    # 60 jobs x 0.2 s on 2 CPUs take 6 s; the urgent one waits for at most one window (8 jobs)
+    # beyond what had started when it came.
+    assert finished_before <= 20, finished_before

@@ -41,3 +41,18 @@ def test_a_job_no_node_can_serve_fails_promptly_naming_what_is_missing(cluster):
     result = sio_ray.run({'job_type': 'ping', 'ping': 1, 'ping_mem_limit': 1 << 40})
     assert result['result'] == 'FAILURE' and 'no node has the resources' in result['exception']
     assert 'memory' in result['exception']
+
+
+def test_an_exclusive_job_runs_alone_on_its_node_and_is_not_starved(cluster):
+    stream = [{'job_type': 'test-sleep', 'sleep': 0.3, 'prefilters': ['test-node-id']}
+              for _ in range(30)]
+    exclusive = {'job_type': 'test-exclusive', 'sleep': 0.5, 'prefilters': ['test-node-id']}
+    results = sio_ray.run_many(stream[:10] + [exclusive] + stream[10:])
+    alone = results[10]
+    assert alone['result'] == 'SUCCESS'
+    overlapping = [r for r in results[:10] + results[11:]
+                   if r['ray_node_id'] == alone['ray_node_id']
+                   and r['started'] < alone['ended'] and r['ended'] > alone['started']]
+    assert overlapping == []
+    # Not starved: it finished before the stream behind it did.
+    assert alone['ended'] < max(r['ended'] for r in results[11:])

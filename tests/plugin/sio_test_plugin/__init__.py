@@ -48,8 +48,16 @@ def cwd_job(environ):
 
 
 def sleep_job(environ):
+    """Sleeps ``sleep`` seconds and records when it ran (``started``, ``ended``)."""
+    environ['started'] = time.time()
     time.sleep(environ.get('sleep', 0))
+    environ['ended'] = time.time()
     return environ
+
+
+def exclusive_requirements(environ, base):
+    """``test-exclusive`` jobs need a node of their own, like cpu-exec."""
+    return base.replace(exclusive=True)
 
 
 def mark_filter(environ):

@@ -1,0 +1,161 @@
+"""Feeding Ray from the driver-side queue: a bounded window, exclusive nodes.
+
+One dispatcher thread per driver process takes jobs from the
+:class:`~sio_ray.queue.PriorityQueue` and keeps at most ``window`` of them in
+Ray, so a high-priority job waits behind at most one window of others.
+
+Exclusive jobs (``cpu-exec``) would starve behind a stream of small jobs (Ray
+keeps no order between them).  When one comes up, the dispatcher *drains* a
+node: it pins the exclusive job there (with the whole ``node_slot``) and keeps
+every other job off that node (``ray.io/node-id: !in(...)``) until the
+exclusive job has finished.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import ray
+
+from sio_ray import tags
+from sio_ray.queue import PriorityQueue
+from sio_ray.task import run_job
+
+NODE_ID_LABEL = 'ray.io/node-id'
+
+
+@dataclass
+class Job:
+    environ: dict
+    options: dict
+    exclusive: bool
+    future: Future = field(default_factory=Future)
+    node: str | None = None  # the drained node of an exclusive job
+
+
+def _window_size() -> int:
+    cpus = int(ray.cluster_resources().get('CPU', 1))
+    return int(os.environ.get('SIO_RAY_WINDOW') or max(8, 2 * cpus))
+
+
+class Dispatcher:
+    """Owns the queue and the in-flight window of this driver."""
+
+    def __init__(self, window: int | None = None):
+        self.window = window or _window_size()
+        self._queue = PriorityQueue()
+        self._lock = threading.Condition()
+        self._inflight: dict[ray.ObjectRef, Job] = {}
+        self._draining: set[str] = set()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._loop, name='sio-ray-dispatcher',
+                                        daemon=True)
+        self._thread.start()
+
+    def submit(self, environ: dict, options: dict, exclusive: bool) -> Future:
+        job = Job(environ, options, exclusive)
+        with self._lock:
+            self._queue.push(environ, job)
+            self._lock.notify_all()
+        return job.future
+
+    @property
+    def queued(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    # -- the loop -----------------------------------------------------------
+
+    def stop(self) -> None:
+        """End the dispatcher thread (queued jobs are dropped: Ray is going away)."""
+        with self._lock:
+            self._stopped = True
+            self._lock.notify_all()
+
+    def _loop(self) -> None:
+        while not self._stopped:
+            with self._lock:
+                while not self._queue and not self._inflight and not self._stopped:
+                    self._lock.wait()
+                if self._stopped:
+                    return
+                self._fill()
+                refs = list(self._inflight)
+            if not refs:
+                with self._lock:
+                    self._lock.wait(0.05)  # an exclusive job waits for a node to drain
+                continue
+            done, _ = ray.wait(refs, num_returns=1, timeout=0.05)
+            for ref in done:
+                with self._lock:
+                    job = self._inflight.pop(ref)
+                    if job.node:
+                        self._draining.discard(job.node)
+                try:
+                    job.future.set_result(ray.get(ref))
+                except Exception as exc:  # a system failure Ray gave up on: still a result
+                    job.future.set_result(lost_job(job.environ, exc))
+
+    def _fill(self) -> None:
+        while self._queue and len(self._inflight) < self.window:
+            job = self._queue.peek()
+            if job.exclusive and not self._drain_for(job):
+                return  # every capable node is drained already: wait, keep the order
+            self._queue.pop()
+            options = dict(job.options)
+            selector = dict(options.get('label_selector') or {})
+            if job.exclusive:
+                selector[NODE_ID_LABEL] = job.node
+            elif self._draining:
+                selector[NODE_ID_LABEL] = f"!in({','.join(sorted(self._draining))})"
+            if selector:
+                options['label_selector'] = selector
+            self._inflight[run_job.options(**options).remote(job.environ)] = job
+
+    def _drain_for(self, job: Job) -> bool:
+        """Choose a node for an exclusive job and keep others off it."""
+        wanted = (job.options.get('label_selector') or {})
+        for node in ray.nodes():
+            labels = node.get('Labels') or {}
+            if not node.get('Alive') or node['NodeID'] in self._draining:
+                continue
+            if (node.get('Resources') or {}).get(tags.NODE_SLOT, 0) < 1:
+                continue
+            if all(labels.get(k) == v for k, v in wanted.items()):
+                job.node = node['NodeID']
+                self._draining.add(job.node)
+                return True
+        return False
+
+
+def lost_job(environ: dict, exc: BaseException) -> dict:
+    """The result of a job Ray could not finish (its retries used up)."""
+    result = dict(environ)
+    result.update(result='FAILURE', exception=f'the job was lost: {exc}',
+                  traceback=f'{type(exc).__name__}: {exc}')
+    return result
+
+
+_dispatcher: Dispatcher | None = None
+_dispatcher_lock = threading.Lock()
+
+
+def dispatcher() -> Dispatcher:
+    """This driver's dispatcher (started on first use)."""
+    global _dispatcher
+    with _dispatcher_lock:
+        if _dispatcher is None:
+            _dispatcher = Dispatcher()
+        return _dispatcher
+
+
+def reset() -> None:
+    """Forget the dispatcher (Ray was shut down or re-initialised)."""
+    global _dispatcher
+    with _dispatcher_lock:
+        if _dispatcher is not None:
+            _dispatcher.stop()
+        _dispatcher = None
