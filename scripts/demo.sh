@@ -3,4 +3,4 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/setup.sh"
-exec "${SIO_VENV:-$root/.venv}/bin/sio-demo" "$@"
+exec "${SIO_VENV:-$root/.venv}/bin/sio-ray" demo "$@"

@@ -10,7 +10,7 @@ node that can serve it.
         ...
 """
 
-from sio_ray.driver import as_completed, run, run_group, run_many, submit
+from sio_ray.driver import as_completed, run, run_group, run_many, submit, submit_many
 from sio_ray.connection import connect
 
-__all__ = ['as_completed', 'connect', 'run', 'run_group', 'run_many', 'submit']
+__all__ = ['as_completed', 'connect', 'run', 'run_group', 'run_many', 'submit', 'submit_many']

@@ -72,8 +72,9 @@ def submit(environ: dict, **options) -> ray.ObjectRef:
     return run_job.options(**options).remote(prepared)
 
 
-def _submit_all(environs: Iterable[dict]) -> list[Future]:
-    """Validate every environ (nothing is queued if one is bad), then queue them."""
+def submit_many(environs: Iterable[dict]) -> list[Future]:
+    """Validate every environ (nothing is queued if one is bad), then queue them
+    by priority; each future resolves to a result environ."""
     prepared = [_prepare(env, i) for i, env in enumerate(environs)]
     connect()
     nodes = ray.nodes()
@@ -93,17 +94,17 @@ def _submit_all(environs: Iterable[dict]) -> list[Future]:
 
 def run(environ: dict) -> dict:
     """Run one job (through the driver's priority queue) and return its result environ."""
-    return _submit_all([environ])[0].result()
+    return submit_many([environ])[0].result()
 
 
 def run_many(environs: Iterable[dict]) -> list[dict]:
     """Run jobs by priority; results in input order."""
-    return [future.result() for future in _submit_all(environs)]
+    return [future.result() for future in submit_many(environs)]
 
 
 def as_completed(environs: Iterable[dict]) -> Iterator[dict]:
     """Run jobs by priority; yield each result as soon as it is ready."""
-    for future in futures_completed(_submit_all(environs)):
+    for future in futures_completed(submit_many(environs)):
         yield future.result()
 
 

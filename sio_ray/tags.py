@@ -11,6 +11,8 @@ when the node's Ray starts, not configured by hand:
 
 from __future__ import annotations
 
+import json
+
 from sio.workers.isolation.probe import capabilities
 
 SANDBOX = 'sio-sandbox'
@@ -33,5 +35,5 @@ def node_resources() -> dict[str, float]:
 def ray_start_arguments() -> list[str]:
     """``ray start`` arguments that tag this node (for ``cluster.yaml`` start commands)."""
     labels = ','.join(f'{k}={v}' for k, v in node_labels().items())
-    resources = ','.join(f'"{k}":{v}' for k, v in node_resources().items())
-    return [f'--labels={labels}', f"--resources={{{resources}}}"]
+    resources = json.dumps(node_resources(), separators=(',', ':'))
+    return [f'--labels={labels}', f"--resources='{resources}'"]
