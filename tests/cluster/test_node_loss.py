@@ -1,0 +1,63 @@
+"""A node lost in the middle of a batch: its jobs run again elsewhere, and every
+environ yields exactly one result."""
+
+import threading
+import time
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+import sio_ray
+from sio_ray import tags
+
+
+@pytest.fixture(scope='module')
+def cluster():
+    cluster = Cluster(initialize_head=True, head_node_args={'num_cpus': 0})
+    nodes = [cluster.add_node(num_cpus=2, resources={tags.NODE_SLOT: 1},
+                              labels={tags.SANDBOX: 'true', tags.INSTRUCTIONS: 'false'})
+             for _ in range(2)]
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, namespace='sio', log_to_driver=False)
+    yield cluster, nodes
+    ray.shutdown()
+    cluster.shutdown()
+
+
+def test_jobs_of_a_lost_node_are_rerun_and_delivered_once(cluster):
+    cluster_obj, nodes = cluster
+    victim = nodes[0]
+    jobs = [{'job_type': 'test-sleep', 'sleep': 1.0, 'job_id': f'loss-{i}',
+             'prefilters': ['test-node-id']} for i in range(8)]
+    results = []
+
+    def remove_when_busy():
+        from ray.util.state import list_tasks
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until a job runs on the victim
+            running = list_tasks(filters=[('state', '=', 'RUNNING')],
+                                 raise_on_missing_output=False)
+            if any(t.node_id == victim.node_id and t.name.startswith('sio:test-sleep:loss-')
+                   for t in running):
+                break
+            time.sleep(0.1)
+        cluster_obj.remove_node(victim, allow_graceful=False)
+
+    killer = threading.Thread(target=remove_when_busy)
+    killer.start()
+    for result in sio_ray.as_completed(jobs):
+        results.append(result)
+    killer.join()
+    assert sorted(r['job_id'] for r in results) == sorted(j['job_id'] for j in jobs)
+    assert all(r['result'] == 'SUCCESS' for r in results), [r.get('exception') for r in results]
+    # Jobs running on the lost node were attempted again (Ray's retry of a system failure).
+    from ray.util.state import list_tasks
+    time.sleep(2)  # task events reach the GCS asynchronously
+    attempts = [t for t in list_tasks(filters=[('name', '!=', '')], detail=True, limit=1000,
+                                      raise_on_missing_output=False)
+                if t.name.startswith('sio:test-sleep:loss-')]
+    assert any(t.attempt_number > 0 for t in attempts)
+    assert all(r['ray_node_id'] != victim.node_id for r in results
+               if any(t.name == f"sio:test-sleep:{r['job_id']}" and t.attempt_number > 0
+                      for t in attempts))
