@@ -44,8 +44,9 @@ def cmd_submit(args) -> int:
         print(f'sio-ray submit: {exc}', file=sys.stderr)
         return 2
     try:
+        journal = sio_ray.Journal(args.journal_dir, args.batch) if args.batch else None
         sio_ray.connect(args.address)
-        futures = sio_ray.submit_many(environs)
+        futures = sio_ray.submit_many(environs, journal)
     except ValueError as exc:
         print(f'sio-ray submit: {exc}', file=sys.stderr)
         return 2
@@ -110,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     submit = sub.add_parser('submit', help='run environs from a JSON-lines file')
     submit.add_argument('file', help='JSON lines, one environ each; - for standard input')
     submit.add_argument('--out', type=Path, help='write results here instead of stdout')
+    submit.add_argument('--batch', help='batch id: results are journaled, and a rerun of the '
+                                        'same batch skips the jobs that finished')
+    submit.add_argument('--journal-dir', type=Path,
+                        default=Path.home() / '.cache' / 'sio-ray' / 'journals',
+                        help='where batch journals live (default: %(default)s)')
     submit.set_defaults(func=cmd_submit)
     sub.add_parser('status', help='nodes, tags, load, dashboard').set_defaults(func=cmd_status)
     sub.add_parser('demo', help='judge sample submissions on Ray').set_defaults(func=cmd_demo)

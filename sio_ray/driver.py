@@ -26,6 +26,7 @@ from sio.workers.requirements import requirements
 from sio_ray import placement, tags
 from sio_ray.connection import connect
 from sio_ray.dispatcher import dispatcher
+from sio_ray.journal import Journal, job_key
 from sio_ray.queue import PriorityQueue
 from sio_ray.task import run_job
 
@@ -72,22 +73,49 @@ def submit(environ: dict, **options) -> ray.ObjectRef:
     return run_job.options(**options).remote(prepared)
 
 
-def submit_many(environs: Iterable[dict]) -> list[Future]:
+def _done(result: dict) -> Future:
+    future = Future()
+    future.set_result(result)
+    return future
+
+
+def _recorded(inner: Future, journal: Journal, key: str) -> Future:
+    """A future that resolves only once the result is safely in the journal."""
+    outer = Future()
+
+    def record(done: Future) -> None:
+        result = done.result()
+        journal.record(key, result)
+        outer.set_result(result)
+
+    inner.add_done_callback(record)
+    return outer
+
+
+def submit_many(environs: Iterable[dict], journal: Journal | None = None) -> list[Future]:
     """Validate every environ (nothing is queued if one is bad), then queue them
-    by priority; each future resolves to a result environ."""
+    by priority; each future resolves to a result environ.  With a
+    :class:`~sio_ray.journal.Journal`, jobs it holds a result for are not run
+    again and new results are recorded in it as they arrive."""
     prepared = [_prepare(env, i) for i, env in enumerate(environs)]
     connect()
     nodes = ray.nodes()
     queue = dispatcher()
     futures = []
-    for env, options in prepared:
+    for index, (env, options) in enumerate(prepared):
+        key = job_key(index, env) if journal is not None else None
+        recorded = journal.result(key) if journal is not None else None
+        if recorded is not None:
+            futures.append(_done(recorded))
+            continue
         options, failure = _check_feasible(env, options, nodes)
         if failure is not None:
-            future = Future()
-            future.set_result(failure)
+            future = _done(failure)
         else:
             exclusive = options['resources'].get(tags.NODE_SLOT, 0) >= 1
             future = queue.submit(env, options, exclusive)
+        if journal is not None:
+            future = _recorded(future, journal, key)
         futures.append(future)
     return futures
 
@@ -97,14 +125,14 @@ def run(environ: dict) -> dict:
     return submit_many([environ])[0].result()
 
 
-def run_many(environs: Iterable[dict]) -> list[dict]:
-    """Run jobs by priority; results in input order."""
-    return [future.result() for future in submit_many(environs)]
+def run_many(environs: Iterable[dict], journal: Journal | None = None) -> list[dict]:
+    """Run jobs by priority; results in input order (see :func:`submit_many`)."""
+    return [future.result() for future in submit_many(environs, journal)]
 
 
-def as_completed(environs: Iterable[dict]) -> Iterator[dict]:
+def as_completed(environs: Iterable[dict], journal: Journal | None = None) -> Iterator[dict]:
     """Run jobs by priority; yield each result as soon as it is ready."""
-    for future in futures_completed(submit_many(environs)):
+    for future in futures_completed(submit_many(environs, journal)):
         yield future.result()
 
 

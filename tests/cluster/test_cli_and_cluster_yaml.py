@@ -64,3 +64,19 @@ def test_ray_demo_judges_the_samples():
     assert 'too slow     OK       TLE' in done.stdout
     assert 'Ray dashboard: http://127.0.0.1:' in done.stdout
     assert done.stdout.rstrip().endswith('Demo succeeded.')
+
+
+def test_submit_with_a_batch_id_does_not_rerun_finished_jobs(tmp_path):
+    jobs = tmp_path / 'jobs.jsonl'
+    jobs.write_text('\n'.join(json.dumps({'job_type': 'test-sleep', 'sleep': 0, 'n': i})
+                              for i in range(3)))
+    outputs = []
+    for attempt in range(2):
+        out = tmp_path / f'out{attempt}.jsonl'
+        done = subprocess.run([SIO_RAY, 'submit', str(jobs), '--batch', 'b1', '--journal-dir',
+                               str(tmp_path / 'journals'), '--out', str(out)],
+                              env=ENV, capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr
+        outputs.append(out.read_text())
+    assert outputs[0] == outputs[1]  # the same 'started' stamps: nothing ran twice
+    assert (tmp_path / 'journals' / 'b1.journal').exists()

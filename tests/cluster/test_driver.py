@@ -109,3 +109,27 @@ def test_a_high_priority_job_overtakes_a_long_low_priority_batch(local_ray):
     # 60 jobs x 0.2 s on 2 CPUs take 6 s; the urgent one waits for at most one window (8 jobs)
     # beyond what had started when it came.
     assert finished_before <= 20, finished_before
+
+
+def test_a_restarted_driver_does_not_rerun_finished_jobs(local_ray, tmp_path):
+    jobs = [{'job_type': 'test-sleep', 'sleep': 0, 'job_id': f'journaled-{i}'} for i in range(5)]
+    first = sio_ray.run_many(jobs, journal=sio_ray.Journal(tmp_path, 'batch-1'))
+    # A new driver process would open the same journal: the recorded results come back
+    # as they were (same 'started' stamps), nothing runs again.
+    again = sio_ray.run_many(jobs, journal=sio_ray.Journal(tmp_path, 'batch-1'))
+    assert again == first
+    # A changed job is not served from the journal.
+    changed = [dict(jobs[0], sleep=0.01)] + jobs[1:]
+    third = sio_ray.run_many(changed, journal=sio_ray.Journal(tmp_path, 'batch-1'))
+    assert third[0]['started'] != first[0]['started'] and third[1:] == first[1:]
+
+
+def test_a_journal_survives_a_record_cut_short(local_ray, tmp_path):
+    journal = sio_ray.Journal(tmp_path, 'cut')
+    sio_ray.run_many([{'job_type': 'ping', 'ping': 1}], journal=journal)
+    journal.close()
+    with open(tmp_path / 'cut.journal', 'ab') as f:
+        f.write(b'\x82\xa3key')  # a crash in the middle of the next record
+    assert len(sio_ray.Journal(tmp_path, 'cut')) == 1
+    with pytest.raises(ValueError, match='batch id'):
+        sio_ray.Journal(tmp_path, '../escape')

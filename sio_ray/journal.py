@@ -1,0 +1,67 @@
+"""A batch's results, recorded as they arrive, so a restarted driver does not
+run finished jobs again.
+
+The journal of batch ``ID`` is ``<directory>/<ID>.journal``: msgpack records
+``{'key': ..., 'result': environ}`` appended and flushed to disk one by one.
+A job's key is its place in the batch and a digest of its environ, so a
+changed batch never reuses a stale result.  A record cut short by a crash is
+ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from pathlib import Path
+
+import msgpack
+
+from sio.workers import environ as envmod
+
+
+def job_key(index: int, environ: dict) -> str:
+    digest = hashlib.sha256(envmod.pack(environ)).hexdigest()[:16]
+    return f'{index}:{digest}'
+
+
+class Journal:
+    """Results of one batch, on disk."""
+
+    def __init__(self, directory: str | os.PathLike, batch_id: str):
+        if not re.fullmatch(r'[A-Za-z0-9._-]+', batch_id or ''):
+            raise ValueError(f'batch id {batch_id!r}: use letters, digits, ".", "_" and "-"')
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f'{batch_id}.journal'
+        self._lock = threading.Lock()
+        self._results: dict[str, dict] = {}
+        if self.path.exists():
+            unpacker = msgpack.Unpacker(raw=False)
+            unpacker.feed(self.path.read_bytes())
+            try:
+                for record in unpacker:
+                    if isinstance(record, dict) and 'key' in record:
+                        self._results[record['key']] = record['result']
+            except (ValueError, msgpack.UnpackException):
+                pass  # a record cut short by a crash: that job runs again
+        self._file = open(self.path, 'ab')
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def result(self, key: str) -> dict | None:
+        """The recorded result of the job with ``key``, if it finished before."""
+        return self._results.get(key)
+
+    def record(self, key: str, result: dict) -> None:
+        with self._lock:
+            self._results[key] = result
+            self._file.write(msgpack.packb({'key': key, 'result': result}, use_bin_type=True))
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
