@@ -28,6 +28,8 @@ def connect(address: str | None = None, **init_kwargs) -> None:
         address = address or os.environ.get('RAY_ADDRESS') or None
         kwargs = {'namespace': NAMESPACE, 'log_to_driver': False, **init_kwargs}
         if address is None:
+            # 'local' always starts a Ray of our own (never joins one found on the machine).
+            address = 'local'
             kwargs.setdefault('labels', tags.node_labels())
             kwargs.setdefault('resources', tags.node_resources())
         ray.init(address=address, **kwargs)

@@ -28,7 +28,7 @@ def cluster():
 def test_jobs_of_a_lost_node_are_rerun_and_delivered_once(cluster):
     cluster_obj, nodes = cluster
     victim = nodes[0]
-    jobs = [{'job_type': 'test-sleep', 'sleep': 1.0, 'job_id': f'loss-{i}',
+    jobs = [{'job_type': 'test-sleep', 'sleep': 3.0, 'job_id': f'loss-{i}',
              'prefilters': ['test-node-id']} for i in range(8)]
     results = []
 
