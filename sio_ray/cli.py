@@ -15,7 +15,6 @@ local Ray is started.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import ray
 
-from sio_ray import tags
+from sio_ray import metrics, tags
 from sio_ray.queue import PriorityQueue
 from sio_ray.task import run_job
 
@@ -34,6 +35,7 @@ class Job:
     exclusive: bool
     future: Future = field(default_factory=Future)
     node: str | None = None  # the drained node of an exclusive job
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 def _window_size() -> int:
@@ -114,6 +116,7 @@ class Dispatcher:
             if selector:
                 options['label_selector'] = selector
             self._inflight[run_job.options(**options).remote(job.environ)] = job
+            metrics.job_dispatched(job.environ, time.monotonic() - job.queued_at, len(self._queue))
 
     def _drain_for(self, job: Job) -> bool:
         """Choose a node for an exclusive job and keep others off it."""

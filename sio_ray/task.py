@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import ray
 
 #: System failures (a lost node or worker) are retried this often; job errors never.
@@ -12,4 +14,8 @@ MAX_RETRIES = 5
 def run_job(environ: dict) -> dict:
     """Perform one job on this node and return the result environ."""
     from sio.workers.runner import run
-    return run(environ)
+    from sio_ray import metrics
+    started = time.monotonic()
+    result = run(environ)
+    metrics.job_finished(result, time.monotonic() - started)
+    return result

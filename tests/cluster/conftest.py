@@ -19,6 +19,6 @@ def pytest_collection_modifyitems(items):
 def local_ray():
     """The embedded default: sio_ray starts a local Ray tagged by probing this machine."""
     import sio_ray
-    sio_ray.connect(num_cpus=2)
+    sio_ray.connect(num_cpus=2, _system_config={'metrics_report_interval_ms': 1000})
     yield
     ray.shutdown()

@@ -133,3 +133,25 @@ def test_a_journal_survives_a_record_cut_short(local_ray, tmp_path):
     assert len(sio_ray.Journal(tmp_path, 'cut')) == 1
     with pytest.raises(ValueError, match='batch id'):
         sio_ray.Journal(tmp_path, '../escape')
+
+
+def test_metrics_count_jobs_by_type_and_result(local_ray):
+    import re
+    import urllib.request
+    sio_ray.run_many([{'job_type': 'ping', 'ping': i} for i in range(3)] +
+                     [{'job_type': 'test-raise'}])
+    port = ray.nodes()[0]['MetricsExportPort']
+    pattern = re.compile(r'^ray_sio_jobs(?:_total)?\{[^}]*job_type="(\w[\w-]*)"[^}]*\} ([0-9.e+]+)',
+                         re.M)
+    deadline = time.monotonic() + 60
+    counts = {}
+    while time.monotonic() < deadline:
+        text = urllib.request.urlopen(f'http://127.0.0.1:{port}/metrics', timeout=10).read().decode()
+        counts = {}
+        for job_type, value in pattern.findall(text):
+            counts[job_type] = counts.get(job_type, 0) + float(value)
+        if counts.get('ping', 0) >= 3 and counts.get('test-raise', 0) >= 1:
+            break
+        time.sleep(1)
+    assert counts.get('ping', 0) >= 3 and counts.get('test-raise', 0) >= 1, counts
+    assert 'ray_sio_job_run_seconds' in text and 'ray_sio_queue_wait_seconds' in text
