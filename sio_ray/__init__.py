@@ -10,8 +10,8 @@ node that can serve it.
         ...
 """
 
-from sio_ray.driver import as_completed, run, run_group, run_many, submit, submit_many
+from sio_ray.driver import as_completed, cancel, run, run_group, run_many, submit, submit_many
 from sio_ray.connection import connect
 from sio_ray.journal import Journal
 
-__all__ = ['Journal', 'as_completed', 'connect', 'run', 'run_group', 'run_many', 'submit', 'submit_many']
+__all__ = ['Journal', 'as_completed', 'cancel', 'connect', 'run', 'run_group', 'run_many', 'submit', 'submit_many']

@@ -64,6 +64,17 @@ class Dispatcher:
             self._lock.notify_all()
         return job.future
 
+    def cancel(self, futures) -> None:
+        """Cancel jobs: queued ones never start; running ones are interrupted
+        (their sandboxes killed) and come back as FAILURE."""
+        targets = set(futures)
+        with self._lock:
+            for job in self._queue.remove_if(lambda job: job.future in targets):
+                job.future.set_result(cancelled(job.environ))
+            refs = [ref for ref, job in self._inflight.items() if job.future in targets]
+        for ref in refs:
+            ray.cancel(ref, force=False)
+
     @property
     def queued(self) -> int:
         with self._lock:
@@ -98,6 +109,8 @@ class Dispatcher:
                         self._draining.discard(job.node)
                 try:
                     job.future.set_result(ray.get(ref))
+                except ray.exceptions.TaskCancelledError:
+                    job.future.set_result(cancelled(job.environ))
                 except Exception as exc:  # a system failure Ray gave up on: still a result
                     job.future.set_result(lost_job(job.environ, exc))
 
@@ -139,6 +152,12 @@ def lost_job(environ: dict, exc: BaseException) -> dict:
     result = dict(environ)
     result.update(result='FAILURE', exception=f'the job was lost: {exc}',
                   traceback=f'{type(exc).__name__}: {exc}')
+    return result
+
+
+def cancelled(environ: dict) -> dict:
+    result = dict(environ)
+    result.update(result='FAILURE', exception='the job was cancelled', traceback='')
     return result
 
 

@@ -136,6 +136,12 @@ def as_completed(environs: Iterable[dict], journal: Journal | None = None) -> It
         yield future.result()
 
 
+def cancel(futures: Iterable[Future]) -> None:
+    """Cancel jobs of :func:`submit_many`: queued ones never run, running ones
+    are interrupted and their sandboxes killed; each comes back as FAILURE."""
+    dispatcher().cancel(list(futures))
+
+
 def run_group(group: dict) -> dict:
     """Run a sioworkersd group: ``group['workers_jobs']`` maps job names to
     environs; the group comes back with ``workers_jobs.results`` mapping the

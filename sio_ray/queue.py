@@ -107,3 +107,20 @@ class PriorityQueue:
             weights = [self._weights[key] for key in candidates]
             self._chosen = self._rng.choices(candidates, weights)[0]
         return self._chosen
+
+    def remove_if(self, predicate) -> list[Any]:
+        """Take out (and return) every queued item for which ``predicate`` holds."""
+        removed = []
+        for key in list(self._contests):
+            entries = self._contests[key]
+            kept = [e for e in entries if not predicate(e.item)]
+            removed += [e.item for e in entries if predicate(e.item)]
+            if kept:
+                heapq.heapify(kept)
+                self._contests[key] = kept
+            else:
+                del self._contests[key]
+                del self._weights[key]
+        self._size -= len(removed)
+        self._chosen = None
+        return removed

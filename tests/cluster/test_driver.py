@@ -155,3 +155,40 @@ def test_metrics_count_jobs_by_type_and_result(local_ray):
         time.sleep(1)
     assert counts.get('ping', 0) >= 3 and counts.get('test-raise', 0) >= 1, counts
     assert 'ray_sio_job_run_seconds' in text and 'ray_sio_queue_wait_seconds' in text
+
+
+def _processes_with(marker):
+    from pathlib import Path
+    found = []
+    for entry in Path('/proc').iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / 'cmdline').read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def test_cancelling_a_batch_stops_its_running_sandboxes(local_ray, programs, tmp_path):
+    import uuid
+    marker = f'cancel-me-{uuid.uuid4().hex}'
+    (tmp_path / 'in').write_text('')
+    running = {'job_type': 'exec', 'use_filetracker': False, 'exe_file': str(programs['busy_loop']),
+               'in_file': str(tmp_path / 'in'), 'exec_time_limit': 60000,
+               'extra_execution_args': [marker]}
+    queued = [{'job_type': 'test-sleep', 'sleep': 30, 'contest_priority': -1} for _ in range(20)]
+    futures = sio_ray.submit_many([running] + queued)
+    deadline = time.monotonic() + 60
+    while not _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_with(marker), 'the sandboxed program never started'
+    started = time.monotonic()
+    sio_ray.cancel(futures)
+    results = [f.result(timeout=60) for f in futures]
+    assert all(r['result'] == 'FAILURE' and 'cancelled' in r['exception'] for r in results), \
+        [(r['job_type'], r['result'], r.get('exception', '')[:80]) for r in results]
+    while _processes_with(marker) and time.monotonic() - started < 10:
+        time.sleep(0.05)
+    assert _processes_with(marker) == []
+    assert time.monotonic() - started < 5

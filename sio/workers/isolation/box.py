@@ -18,6 +18,7 @@ import signal
 import struct
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -311,12 +312,15 @@ def _wait_exit(process: subprocess.Popen, timeout: float) -> bool:
             return True
         except subprocess.TimeoutExpired:
             return False
+    deadline = time.monotonic() + timeout
     try:
-        ready, _, _ = select.select([pidfd], [], [], timeout)
+        # In slices: Python code runs between them, so an interruption that is
+        # delivered there (a cancelled Ray task) stops the box at once.
+        while not select.select([pidfd], [], [], min(0.2, max(0.0, deadline - time.monotonic())))[0]:
+            if time.monotonic() >= deadline:
+                return False
     finally:
         os.close(pidfd)
-    if not ready:
-        return False
     process.wait()
     return True
 

@@ -50,7 +50,9 @@ def cwd_job(environ):
 def sleep_job(environ):
     """Sleeps ``sleep`` seconds and records when it ran (``started``, ``ended``)."""
     environ['started'] = time.time()
-    time.sleep(environ.get('sleep', 0))
+    end = time.monotonic() + environ.get('sleep', 0)
+    while time.monotonic() < end:  # in slices, so that a cancelled task stops soon
+        time.sleep(min(0.05, max(0.0, end - time.monotonic())))
     environ['ended'] = time.time()
     return environ
 
