@@ -56,6 +56,19 @@ def node_state(tmp_path, monkeypatch):
     ft._local.__dict__.clear()
 
 
+def processes_with(marker: str) -> list[int]:
+    """Pids of the processes on this machine whose command line holds ``marker``."""
+    found = []
+    for entry in Path('/proc').iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / 'cmdline').read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
 def settled_log(server, quiet: float = 0.3, timeout: float = 10.0) -> str:
     """The server's log once it stopped growing (access lines are written after
     the response has gone out)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,10 @@ JAVA_OVERHEAD_KIB = 256 * 1024
 RUNNABLE_MODES = ('executable', 'java', 'python')
 
 
+def _unchanged(result: ExecutionResult, stderr: bytes) -> ExecutionResult:
+    return result
+
+
 @dataclass
 class Program:
     """A program ready to run in a box directory."""
@@ -36,8 +41,9 @@ class Program:
     ro_binds: list[tuple[str, str]] = field(default_factory=list)
     #: Added to the memory limit of the box (KiB).
     extra_memory_kib: int = 0
-    #: Turns the run's result into the verdict the language deserves.
-    adjust: callable = staticmethod(lambda result, stderr: result)
+    #: Turns the run's result (and its standard error) into the verdict the
+    #: language deserves.
+    adjust: Callable[[ExecutionResult, bytes], ExecutionResult] = _unchanged
 
 
 @lru_cache(maxsize=None)

@@ -8,6 +8,7 @@ import ray
 
 import sio_ray
 from sio.workers.runner import run as run_in_process
+from tests.conftest import processes_with
 
 
 def test_run_returns_the_same_environ_as_the_in_process_runner(local_ray):
@@ -157,19 +158,6 @@ def test_metrics_count_jobs_by_type_and_result(local_ray):
     assert 'ray_sio_job_run_seconds' in text and 'ray_sio_queue_wait_seconds' in text
 
 
-def _processes_with(marker):
-    from pathlib import Path
-    found = []
-    for entry in Path('/proc').iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in (entry / 'cmdline').read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
-
-
 def test_cancelling_a_batch_stops_its_running_sandboxes(local_ray, programs, tmp_path):
     import uuid
     marker = f'cancel-me-{uuid.uuid4().hex}'
@@ -180,15 +168,15 @@ def test_cancelling_a_batch_stops_its_running_sandboxes(local_ray, programs, tmp
     queued = [{'job_type': 'test-sleep', 'sleep': 30, 'contest_priority': -1} for _ in range(20)]
     futures = sio_ray.submit_many([running] + queued)
     deadline = time.monotonic() + 60
-    while not _processes_with(marker) and time.monotonic() < deadline:
+    while not processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _processes_with(marker), 'the sandboxed program never started'
+    assert processes_with(marker), 'the sandboxed program never started'
     started = time.monotonic()
     sio_ray.cancel(futures)
     results = [f.result(timeout=60) for f in futures]
     assert all(r['result'] == 'FAILURE' and 'cancelled' in r['exception'] for r in results), \
         [(r['job_type'], r['result'], r.get('exception', '')[:80]) for r in results]
-    while _processes_with(marker) and time.monotonic() - started < 10:
+    while processes_with(marker) and time.monotonic() - started < 10:
         time.sleep(0.05)
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
     assert time.monotonic() - started < 5

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from sio.workers.isolation import cgroups
+from tests.conftest import processes_with
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which('bwrap') is None, reason='bubblewrap not installed')
@@ -47,18 +48,6 @@ def run_confined(program: Path, args=(), timeout=60, **spec) -> dict:
          json.dumps(spec)], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
-
-
-def processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in Path('/proc').iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in (entry / 'cmdline').read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
 
 
 def test_busy_loop_is_tle_by_cpu_time(programs):
