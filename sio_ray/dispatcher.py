@@ -23,9 +23,11 @@ import ray
 
 from sio_ray import metrics, tags
 from sio_ray.queue import PriorityQueue
+from sio_ray.results import failure
 from sio_ray.task import run_job
 
 NODE_ID_LABEL = 'ray.io/node-id'
+CANCELLED = 'the job was cancelled'
 
 
 @dataclass
@@ -70,7 +72,7 @@ class Dispatcher:
         targets = set(futures)
         with self._lock:
             for job in self._queue.remove_if(lambda job: job.future in targets):
-                job.future.set_result(cancelled(job.environ))
+                job.future.set_result(failure(job.environ, CANCELLED))
             refs = [ref for ref, job in self._inflight.items() if job.future in targets]
         for ref in refs:
             ray.cancel(ref, force=False)
@@ -110,9 +112,10 @@ class Dispatcher:
                 try:
                     job.future.set_result(ray.get(ref))
                 except ray.exceptions.TaskCancelledError:
-                    job.future.set_result(cancelled(job.environ))
+                    job.future.set_result(failure(job.environ, CANCELLED))
                 except Exception as exc:  # a system failure Ray gave up on: still a result
-                    job.future.set_result(lost_job(job.environ, exc))
+                    job.future.set_result(failure(job.environ, f'the job was lost: {exc}',
+                                                  f'{type(exc).__name__}: {exc}'))
 
     def _fill(self) -> None:
         while self._queue and len(self._inflight) < self.window:
@@ -145,20 +148,6 @@ class Dispatcher:
                 self._draining.add(job.node)
                 return True
         return False
-
-
-def lost_job(environ: dict, exc: BaseException) -> dict:
-    """The result of a job Ray could not finish (its retries used up)."""
-    result = dict(environ)
-    result.update(result='FAILURE', exception=f'the job was lost: {exc}',
-                  traceback=f'{type(exc).__name__}: {exc}')
-    return result
-
-
-def cancelled(environ: dict) -> dict:
-    result = dict(environ)
-    result.update(result='FAILURE', exception='the job was cancelled', traceback='')
-    return result
 
 
 _dispatcher: Dispatcher | None = None

@@ -14,7 +14,6 @@ back as ``result: FAILURE`` with ``exception`` and ``traceback``, as from
 from __future__ import annotations
 
 import copy
-import traceback
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import as_completed as futures_completed
@@ -28,6 +27,7 @@ from sio_ray.connection import connect
 from sio_ray.dispatcher import dispatcher
 from sio_ray.journal import Journal, job_key
 from sio_ray.queue import PriorityQueue
+from sio_ray.results import failure
 from sio_ray.task import run_job
 
 
@@ -43,20 +43,13 @@ def _prepare(environ: dict, index: int | None = None) -> tuple[dict, dict]:
     return copy.deepcopy(environ), options
 
 
-def _failure(environ: dict, message: str) -> dict:
-    result = dict(environ)
-    result.update(result='FAILURE', exception=message,
-                  traceback=''.join(traceback.format_stack(limit=3)))
-    return result
-
-
 def _check_feasible(environ: dict, options: dict, nodes: list[dict]) -> tuple[dict, dict | None]:
     """Options fitted to the cluster, and a FAILURE environ if no node can ever run the job."""
     options = placement.fit_cpus(options, nodes)
     missing = placement.missing_capability(options, nodes)
     if missing:
-        return options, _failure(environ, f'no node can run this {environ.get("job_type")!r} '
-                                          f'job: {missing}')
+        return options, failure(environ, f'no node can run this {environ.get("job_type")!r} '
+                                         f'job: {missing}')
     return options, None
 
 
