@@ -6,7 +6,8 @@
   needs (:class:`~sio.workers.util.TemporaryCwd` with ``chdir``);
 * one ``sio-batch`` call (a new process) vs starting the interpreter (``python -c pass``);
 * filetracker downloads of a 1 MiB and a 100-byte file: cold (through an empty
-  node cache, from a real ``filetracker-server``) vs warm (cache hit).
+  node cache, from a real ``filetracker-server``) vs warm (cache hit), and the
+  warm hit vs a plain local copy of the same file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,6 +75,9 @@ def main() -> None:
             warm = median_ms(lambda: warm_client.get_file(name, tmp / 'dest'), n // 10)
             row(f'{label} warm (cache hit)', warm, median_ms(cold, k * 2),
                 f'{label} cold (cache miss)')
+            row(f'{label} warm (cache hit)', warm,
+                median_ms(lambda: shutil.copyfile(src, tmp / 'plain-copy'), n // 10),
+                f'{label} plain local copy')
 
 
 if __name__ == '__main__':
