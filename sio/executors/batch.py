@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sio.executors import runners
 from sio.executors.checker import check_output
-from sio.executors.files import fetch_input, open_output
+from sio.executors.files import fetch_input, open_output, upload_output
 from sio.workers import ft
 from sio.workers.executors import (ExecutionResult, IsolatedExecutor, Limits, UnprotectedExecutor,
                                    cap_result_string)
@@ -95,8 +95,7 @@ def run(environ: dict, executor=None) -> dict:
     if environ['result_code'] == 'OK' and environ.get('check_output'):
         check_output(environ, out, job_dir)
     environ['result_string'] = cap_result_string(environ.get('result_string', ''))
-    if 'out_file' in environ:
-        ft.upload(environ, 'out_file', str(out), to_remote_store=bool(environ.get('upload_out')))
+    upload_output(environ, out)
     shutil.rmtree(job_dir / 'box', ignore_errors=True)
     return environ
 

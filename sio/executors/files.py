@@ -21,8 +21,7 @@ def fetch_program(environ: dict, box: Path, name: str) -> Path:
     for local_name, path in extra.items():
         if not local_name or '/' in local_name or local_name in ('.', '..'):
             raise ValueError(f"environ['extra_execution_files']: bad file name {local_name!r}")
-        ft.download({'file': path, 'use_filetracker': environ.get('use_filetracker', True)},
-                    'file', str(box / local_name), add_to_cache=True)
+        ft.download_path(environ, path, str(box / local_name), add_to_cache=True)
     return exe
 
 
@@ -45,6 +44,13 @@ def fetch_input(environ: dict, job_dir: Path) -> Path:
     except zipfile.BadZipFile as exc:
         raise ValueError(f"environ['in_file']: failed to open archive: {exc}") from None
     return unpacked
+
+
+def upload_output(environ: dict, out: Path) -> None:
+    """Upload the program's output to ``out_file``, if the environ asks for it
+    (to the central store only with ``upload_out``; otherwise the node cache)."""
+    if 'out_file' in environ:
+        ft.upload(environ, 'out_file', str(out), to_remote_store=bool(environ.get('upload_out')))
 
 
 def open_output(path: Path):

@@ -57,8 +57,6 @@ def run(environ: dict) -> dict:
         base = environ['collected_files_path'].rstrip('/')
         for path in sorted(box.iterdir()):
             if path.is_file() and not path.is_symlink() and pattern.match(path.name):
-                collected[path.name] = ft.upload(
-                    {'use_filetracker': environ.get('use_filetracker', True)}, 'file', str(path),
-                    f'{base}/{path.name}')
+                collected[path.name] = ft.upload_path(environ, str(path), f'{base}/{path.name}')
         environ['collected_files'] = collected
     return environ

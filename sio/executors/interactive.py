@@ -32,7 +32,7 @@ from pathlib import Path
 
 from sio.executors.batch import prepare_solution, run_prepared
 from sio.executors.checker import parse_percentage
-from sio.executors.files import fetch_input, open_output
+from sio.executors.files import fetch_input, open_output, upload_output
 from sio.workers import ft
 from sio.workers.executors import (ExecutionResult, IsolatedExecutor, UnprotectedExecutor,
                                    cap_result_string)
@@ -133,8 +133,7 @@ def run(environ: dict, make_executor=IsolatedExecutor) -> dict:
     inter = interactor_result[0]
     _judge(environ, solution_result, inter, out)
     environ['result_string'] = cap_result_string(environ.get('result_string', ''))
-    if 'out_file' in environ:
-        ft.upload(environ, 'out_file', str(out), to_remote_store=bool(environ.get('upload_out')))
+    upload_output(environ, out)
     return environ
 
 

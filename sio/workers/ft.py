@@ -33,7 +33,7 @@ from sio.workers.ftclient import FiletrackerClient, FiletrackerError  # noqa: F4
 from sio.workers.util import tempcwd
 
 __all__ = [
-    'download', 'upload', 'instance', 'set_instance', 'init_instance',
+    'download', 'download_path', 'upload', 'upload_path', 'instance', 'set_instance', 'init_instance',
     'cache_dir_for', 'launch_filetracker_server',
 ]
 
@@ -129,7 +129,13 @@ def download(environ: dict, key: str, dest: str | None = None, skip_if_exists: b
     ``kwargs`` go to the client's ``get_file`` (``add_to_cache=True`` keeps a
     copy in the node cache for later jobs).
     """
-    source = _source(environ, key)
+    return download_path(environ, _source(environ, key), dest, skip_if_exists, **kwargs)
+
+
+def download_path(environ: dict, source: str, dest: str | None = None,
+                  skip_if_exists: bool = False, **kwargs) -> str:
+    """:func:`download` of a path given directly (e.g. one of a dict of extra
+    files), read in the environ's ``use_filetracker`` mode."""
     if dest is None:
         dest = _basename(source)
     elif dest.endswith('/'):
@@ -163,20 +169,24 @@ def upload(environ: dict, key: str, source: str | os.PathLike, dest: str | None 
         dest = _source(environ, key)
     elif dest is None:
         raise KeyError(f'environ[{key!r}] is missing and no dest was given for the upload')
+    environ[key] = upload_path(environ, source, dest, **kwargs)
+    return environ[key]
+
+
+def upload_path(environ: dict, source: str | os.PathLike, dest: str, **kwargs) -> str:
+    """:func:`upload` to a path given directly; returns the stored path and
+    leaves the environ as it is (only its ``use_filetracker`` mode counts)."""
     source = _job_path(source)
     if dest.endswith('/'):
         dest = dest + os.path.basename(source)
     dest = re.sub(r'@\d+$', '', dest)
     if _uses_filetracker(environ, dest):
         logger.debug('Uploading %s to %s', source, dest)
-        stored = instance().put_file(dest, source, **kwargs)
-    else:
-        target = os.path.join(sio.workers._original_cwd, dest)
-        os.makedirs(os.path.dirname(target) or '.', exist_ok=True)
-        shutil.copy(source, target)  # with its mode: compiled programs stay executable
-        stored = dest
-    environ[key] = stored
-    return stored
+        return instance().put_file(dest, source, **kwargs)
+    target = os.path.join(sio.workers._original_cwd, dest)
+    os.makedirs(os.path.dirname(target) or '.', exist_ok=True)
+    shutil.copy(source, target)  # with its mode: compiled programs stay executable
+    return dest
 
 
 def launch_filetracker_server(url: str | None = None, max_cache_bytes: int | None = None) -> Path:
