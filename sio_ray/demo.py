@@ -12,7 +12,8 @@ import tempfile
 from pathlib import Path
 
 import sio_ray
-from sio.workers.demo import EXPECTED, SUBMISSIONS, TESTS
+from sio.workers.demo import (EXPECTED, SUBMISSIONS, sample_compile_job, sample_exec_job,
+                              upload_sample_tests)
 from sio.workers.ftclient import FiletrackerClient
 from sio.workers.ftserver import CentralServer
 
@@ -26,23 +27,9 @@ def main(address: str | None = None) -> int:
             from sio_ray.cli import dashboard_url
             print(f'Ray dashboard: {dashboard_url()}')
             client = FiletrackerClient(server.url, tmp / 'cache')
-            tests = {}
-            for name, (given, expected) in TESTS.items():
-                (tmp / 'in').write_text(given)
-                (tmp / 'out').write_text(expected)
-                tests[name] = (client.put_file(f'/demo/{name}.in', tmp / 'in', to_local_store=False),
-                               client.put_file(f'/demo/{name}.out', tmp / 'out',
-                                               to_local_store=False))
-            compiles = {}
-            for label, source in SUBMISSIONS.items():
-                (tmp / 'src.c').write_text(source)
-                slug = label.replace(' ', '_')
-                compiles[label] = {
-                    'job_type': 'compile', 'job_id': f'compile-{slug}', 'compiler': 'system-gcc',
-                    'source_file': client.put_file(f'/demo/{slug}.c', tmp / 'src.c',
-                                                   to_local_store=False),
-                    'out_file': f'/demo/{slug}.e', 'filetracker_url': server.url,
-                    'task_priority': 200}
+            tests = upload_sample_tests(client, tmp)
+            compiles = {label: sample_compile_job(client, tmp, label, server.url)
+                        for label in SUBMISSIONS}
             compiled = dict(zip(compiles, sio_ray.run_many(compiles.values())))
             jobs, keys = [], []
             for label, result in compiled.items():
@@ -50,11 +37,8 @@ def main(address: str | None = None) -> int:
                     continue
                 for name, (in_file, hint_file) in tests.items():
                     keys.append((label, name))
-                    jobs.append({'job_type': 'exec', 'job_id': f'{label}-{name}'.replace(' ', '_'),
-                                 'exe_file': result['out_file'], 'exec_info': result['exec_info'],
-                                 'in_file': in_file, 'hint_file': hint_file, 'check_output': True,
-                                 'exec_time_limit': 500, 'exec_mem_limit': 65536,
-                                 'filetracker_url': server.url, 'task_priority': 100})
+                    jobs.append(sample_exec_job(result, label, name, in_file, hint_file,
+                                                server.url))
             verdicts = dict(zip(keys, sio_ray.run_many(jobs)))
         ok = True
         print(f'\n{"submission":<12} {"compile":<8} ' + ' '.join(f'{"test " + n:<16}' for n in tests))

@@ -55,34 +55,50 @@ def _show(title: str, result: dict, keys: list[str]) -> bool:
     return ok
 
 
-def _judge_samples(tmp: Path, uploader: FiletrackerClient, url: str, env: dict) -> bool:
-    print('Judging sample submissions (compile + exec jobs, isolated, default comparator):')
+def upload_sample_tests(client: FiletrackerClient, tmp: Path) -> dict[str, tuple[str, str]]:
+    """Upload the sample tests; ``{test name: (in_file, hint_file)}``."""
     tests = {}
     for name, (given, expected) in TESTS.items():
         (tmp / 'test').write_text(given)
         (tmp / 'hint').write_text(expected)
-        tests[name] = (uploader.put_file(f'/demo/tests/{name}.in', tmp / 'test', to_local_store=False),
-                       uploader.put_file(f'/demo/tests/{name}.out', tmp / 'hint', to_local_store=False))
+        tests[name] = (client.put_file(f'/demo/tests/{name}.in', tmp / 'test', to_local_store=False),
+                       client.put_file(f'/demo/tests/{name}.out', tmp / 'hint', to_local_store=False))
+    return tests
+
+
+def sample_compile_job(client: FiletrackerClient, tmp: Path, label: str, url: str) -> dict:
+    """The ``compile`` environ of sample submission ``label`` (its source uploaded)."""
+    slug = label.replace(' ', '_')
+    (tmp / 'sub.c').write_text(SUBMISSIONS[label])
+    return {'job_type': 'compile', 'job_id': f'compile-{slug}', 'compiler': 'system-gcc',
+            'source_file': client.put_file(f'/demo/{slug}.c', tmp / 'sub.c', to_local_store=False),
+            'out_file': f'/demo/{slug}.e', 'filetracker_url': url, 'task_priority': 200}
+
+
+def sample_exec_job(compiled: dict, label: str, test: str, in_file: str, hint_file: str,
+                    url: str) -> dict:
+    """The ``exec`` environ judging a compiled sample submission on one test."""
+    return {'job_type': 'exec', 'job_id': f'{label}-{test}'.replace(' ', '_'),
+            'exe_file': compiled['out_file'], 'exec_info': compiled['exec_info'],
+            'in_file': in_file, 'hint_file': hint_file, 'check_output': True,
+            'exec_time_limit': 500, 'exec_mem_limit': 65536, 'filetracker_url': url,
+            'task_priority': 100}
+
+
+def _judge_samples(tmp: Path, uploader: FiletrackerClient, url: str, env: dict) -> bool:
+    print('Judging sample submissions (compile + exec jobs, isolated, default comparator):')
+    tests = upload_sample_tests(uploader, tmp)
     ok = True
-    for label, source in SUBMISSIONS.items():
-        (tmp / 'sub.c').write_text(source)
-        name = label.replace(' ', '_')
-        compiled = _sio_batch({'job_type': 'compile', 'compiler': 'system-gcc',
-                               'source_file': uploader.put_file(f'/demo/{name}.c', tmp / 'sub.c',
-                                                                to_local_store=False),
-                               'out_file': f'/demo/{name}.e', 'filetracker_url': url}, env)
+    for label in SUBMISSIONS:
+        compiled = _sio_batch(sample_compile_job(uploader, tmp, label, url), env)
         if compiled.get('result_code') != 'OK':
             print(f'  {label:<10} compile: {compiled.get("result_code")} '
                   f'{compiled.get("compiler_output") or compiled.get("exception")}')
             ok = False
             continue
-        exe = compiled['out_file']
         verdicts = []
         for name, (in_file, hint_file) in tests.items():
-            result = _sio_batch({'job_type': 'exec', 'exe_file': exe, 'in_file': in_file,
-                                 'hint_file': hint_file, 'check_output': True,
-                                 'exec_time_limit': 500, 'exec_mem_limit': 65536,
-                                 'filetracker_url': url}, env)
+            result = _sio_batch(sample_exec_job(compiled, label, name, in_file, hint_file, url), env)
             verdicts.append(f"test {name}: {result.get('result_code', result.get('result'))}"
                             f" {result.get('time_used', '?')} ms")
             ok &= result.get('result_code') == EXPECTED[label]
