@@ -14,13 +14,15 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from sio.compilers.gcc import COMPILERS
 from sio.workers.runner import run
 from timing import median_ms
 
+# The same flags as the compile job's system compilers.
 SOURCES = {
-    'c': ('gcc', ['-O2', '-s', '-lm'], 'system-gcc',
+    'c': ('gcc', COMPILERS['system-gcc'][2], 'system-gcc',
           '#include <stdio.h>\nint main(void) { puts("Hello World"); return 0; }\n'),
-    'cpp': ('g++', ['-std=c++20', '-O2', '-s', '-lm'], 'system-g++',
+    'cpp': ('g++', COMPILERS['system-g++'][2], 'system-g++',
             '#include <iostream>\nint main() { std::cout << "Hello World" << std::endl; }\n'),
 }
 

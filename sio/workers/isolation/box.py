@@ -11,6 +11,7 @@ the worker runs as root, the box runs as an unprivileged user
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import select
 import shutil
@@ -115,14 +116,16 @@ def _prepare_dir(box_dir: Path, user: tuple[int, int] | None) -> None:
             os.chmod(parent, (mode & 0o7777) | 0o001)  # traverse only, no listing
 
 
-def _lib_binds() -> list[str]:
+@functools.lru_cache(maxsize=None)
+def _lib_binds() -> tuple[str, ...]:
+    """bwrap arguments for the loader and libraries (the host's layout, read once)."""
     args = []
     for path in _SYSTEM_LIBS:
         if os.path.islink(path):
             args += ['--symlink', os.readlink(path), path]
         elif os.path.isdir(path):
             args += ['--ro-bind', path, path]
-    return args
+    return tuple(args)
 
 
 def is_static_elf(path: str | os.PathLike) -> bool:
