@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import ray
 
 from sio_ray import metrics, tags
+from sio_ray.placement import has_labels
 from sio_ray.queue import PriorityQueue
 from sio_ray.results import failure
 from sio_ray.task import run_job
@@ -138,12 +139,11 @@ class Dispatcher:
         """Choose a node for an exclusive job and keep others off it."""
         wanted = (job.options.get('label_selector') or {})
         for node in ray.nodes():
-            labels = node.get('Labels') or {}
             if not node.get('Alive') or node['NodeID'] in self._draining:
                 continue
             if (node.get('Resources') or {}).get(tags.NODE_SLOT, 0) < 1:
                 continue
-            if all(labels.get(k) == v for k, v in wanted.items()):
+            if has_labels(node, wanted):
                 job.node = node['NodeID']
                 self._draining.add(job.node)
                 return True

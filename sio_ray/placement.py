@@ -31,6 +31,12 @@ def task_options(environ: dict, req: Requirements | None = None) -> dict:
     return options
 
 
+def has_labels(node: dict, selector: dict) -> bool:
+    """Whether a node of ``ray.nodes()`` carries every ``label: value`` of ``selector``."""
+    labels = node.get('Labels') or {}
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
 def fit_cpus(options: dict, nodes: list[dict]) -> dict:
     """Ask for no more CPUs than the largest alive node has (an interactive job
     with many processes still runs, sharing the node's cores)."""
@@ -47,8 +53,7 @@ def missing_capability(options: dict, nodes: list[dict]) -> str | None:
     if not alive:
         return 'no alive Ray node'
     wanted_labels = options.get('label_selector') or {}
-    labelled = [n for n in alive
-                if all((n.get('Labels') or {}).get(k) == v for k, v in wanted_labels.items())]
+    labelled = [n for n in alive if has_labels(n, wanted_labels)]
     if not labelled:
         return 'no node with ' + ', '.join(f'{k}={v}' for k, v in wanted_labels.items()) + \
             ' (isolated sandbox unavailable)'
