@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -80,6 +81,17 @@ def settled_log(server, quiet: float = 0.3, timeout: float = 10.0) -> str:
             return text
         last = text
         time.sleep(quiet)
+
+
+def unique(request, name: str) -> str:
+    """A filetracker path of this test's own."""
+    return f'/{re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)}/{name}'
+
+
+def transfers(server, path: str) -> int:
+    """Number of GETs of ``path`` that sent a body (HEADs are logged as empty GETs)."""
+    pattern = re.compile(r'"GET /files%s HTTP/1\.1" 200 (\d+)' % re.escape(path))
+    return sum(1 for m in pattern.finditer(settled_log(server)) if int(m.group(1)) > 0)
 
 
 def run_sio_batch(args=(), environ=None, env=None, stdin=None, timeout=60):

@@ -16,15 +16,15 @@ directory, ``$SIO_FT_CACHE_DIR/ft_cache_<md5(url)>`` (default base
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import os
 import re
+import select
 import shutil
+import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from sio.workers.util import tempcwd
 
 __all__ = [
     'download', 'download_path', 'upload', 'upload_path', 'instance', 'set_instance', 'init_instance',
-    'cache_dir_for', 'launch_filetracker_server',
+    'cache_dir_for', 'launch_filetracker_server', 'node_cache_url',
 ]
 
 logger = logging.getLogger(__name__)
@@ -189,47 +189,42 @@ def upload_path(environ: dict, source: str | os.PathLike, dest: str, **kwargs) -
     return dest
 
 
-def launch_filetracker_server(url: str | None = None, max_cache_bytes: int | None = None) -> Path:
-    """Make sure this node's filetracker cache is ready; return its directory.
+def node_cache_url(url: str | None = None) -> str | None:
+    """The URL of this node's cache server for the central server ``url``
+    (default ``$FILETRACKER_URL``), if one runs."""
+    url = url or os.environ.get('FILETRACKER_URL') or None
+    return _client_for(url).node_cache_url() if url else None
 
-    In this design the node cache is a directory shared by every job of the
-    node (not a stock ``filetracker-server``, which cannot pull through).  The
-    cache for ``url`` (default ``$FILETRACKER_URL``) is created if missing and,
-    with ``max_cache_bytes``, trimmed by least-recent use.
+
+def launch_filetracker_server(url: str | None = None, max_cache_bytes: int | None = None,
+                              timeout: float = 30.0) -> str:
+    """Make sure this node's cache server for the central server ``url``
+    (default ``$FILETRACKER_URL``) runs; return its URL.
+
+    It is not a stock ``filetracker-server`` (which cannot pull through) but
+    :class:`sio.workers.ftcache.NodeCacheServer`, started in the background
+    (``sio-run-filetracker``, in a session of its own, logging to
+    ``node-cache.log`` in the cache directory) unless one is already registered.
     """
     url = url or os.environ.get('FILETRACKER_URL') or None
-    client = _client_for(url)
+    if not url:
+        raise ValueError('launch_filetracker_server: no central server (give url or set FILETRACKER_URL)')
+    running = node_cache_url(url)
+    if running:
+        return running
+    cache_dir = cache_dir_for(url)
+    argv = [sys.executable, '-m', 'sio.workers.ftcache', '--url', url]
     if max_cache_bytes is not None:
-        freed = client.trim_cache(max_cache_bytes)
-        if freed:
-            logger.info('Evicted %d bytes from %s', freed, client.cache_dir)
-    return client.cache_dir
-
-
-def _parse_size(text: str) -> int:
-    units = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
-    t = text.strip().upper().removesuffix('B').removesuffix('I')
-    unit = t[-1:] if t[-1:] in units else ''
-    try:
-        return int(float(t[: len(t) - len(unit)]) * units[unit])
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a size such as 500M or 10G') from None
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``sio-run-filetracker``: prepare (and optionally keep trimming) the node cache."""
-    parser = argparse.ArgumentParser(
-        prog='sio-run-filetracker',
-        description='Prepare this node\'s shared filetracker cache and print its directory.')
-    parser.add_argument('--url', help='central filetracker URL (default: $FILETRACKER_URL)')
-    parser.add_argument('--max-size', type=_parse_size,
-                        help='evict least-recently-used files above this size (e.g. 10G)')
-    parser.add_argument('--interval', type=float,
-                        help='with --max-size: keep running, trimming every INTERVAL seconds')
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    print(launch_filetracker_server(args.url, args.max_size), flush=True)
-    while args.interval and args.max_size is not None:
-        time.sleep(args.interval)
-        launch_filetracker_server(args.url, args.max_size)
-    return 0
+        argv += ['--max-size', str(max_cache_bytes)]
+    with open(cache_dir / 'node-cache.log', 'ab') as log:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=log, start_new_session=True)
+    with process.stdout:
+        ready = select.select([process.stdout], [], [], timeout)[0]
+        line = process.stdout.readline().decode().strip() if ready else ''
+    if not line.startswith('http'):
+        process.kill()
+        process.wait()
+        tail = (cache_dir / 'node-cache.log').read_text(errors='replace')[-2000:]
+        raise RuntimeError(f'the node cache server did not start within {timeout} s: {tail}')
+    return line

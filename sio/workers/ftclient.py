@@ -30,19 +30,29 @@ import email.utils
 import fcntl
 import gzip
 import hashlib
+import json
+import logging
 import os
 import shutil
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import BinaryIO
 from urllib.request import pathname2url
 
 import requests
 from filetracker.client import FiletrackerError
 from filetracker.utils import check_name, split_name, versioned_name
 
-__all__ = ['FiletrackerClient', 'is_missing']
+from sio.workers import stats
+
+__all__ = ['FiletrackerClient', 'UploadIgnored', 'is_missing', 'NODE_CACHE_FILE']
+
+logger = logging.getLogger(__name__)
+
+#: In a cache directory: which node cache server fills it (JSON: url, pid, remote_url).
+NODE_CACHE_FILE = 'node-cache.json'
 
 #: Seconds to wait for a connection / for the server between two reads.
 CONNECT_TIMEOUT = 5.0
@@ -56,6 +66,44 @@ def _age(path: Path) -> float:
         return time.time() - path.stat().st_mtime
     except FileNotFoundError:
         return 0.0
+
+
+class UploadIgnored(FiletrackerError):
+    """The server kept a newer version (``stored``) instead of the upload."""
+
+    def __init__(self, message: str, stored: int):
+        super().__init__(message)
+        self.stored = stored
+
+
+class _Unreachable(FiletrackerError):
+    """The server could not be connected to at all."""
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:  # a zombie (dead, not yet reaped by its parent) is not alive
+        stat = Path(f'/proc/{pid}/stat').read_text()
+        return stat[stat.rindex(')') + 2] != 'Z'
+    except (OSError, ValueError, IndexError):
+        return True
+
+
+def _copy_fd(src: int, dst: int) -> None:
+    """Copy the rest of ``src`` to ``dst`` in the kernel where it can."""
+    try:
+        while os.sendfile(dst, src, None, _CHUNK):
+            pass
+    except OSError:
+        while chunk := os.read(src, _CHUNK):
+            os.write(dst, chunk)
 
 
 def is_missing(error: Exception) -> bool:
@@ -83,7 +131,8 @@ class FiletrackerClient:
 
     With ``remote_url=None`` the client is local-only: the cache directory is
     the store.  ``timeout`` is ``(connect, read)`` seconds; the read timeout
-    defaults to ``$SIO_FT_TIMEOUT`` or 30 s.
+    defaults to ``$SIO_FT_TIMEOUT`` or 30 s.  ``use_node_cache=False`` never
+    goes through a node cache server (the server's own client).
     """
 
     def __init__(
@@ -91,6 +140,7 @@ class FiletrackerClient:
         remote_url: str | None,
         cache_dir: str | os.PathLike,
         timeout: tuple[float, float] | None = None,
+        use_node_cache: bool = True,
     ):
         self.remote_url = remote_url.rstrip('/') if remote_url else None
         self.cache_dir = Path(cache_dir)
@@ -101,6 +151,9 @@ class FiletrackerClient:
         (self.cache_dir / 'files').mkdir(parents=True, exist_ok=True)
         (self.cache_dir / 'locks').mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self.use_node_cache = use_node_cache
+        self._node_key: tuple | None = None
+        self._node: dict | None = None
 
     def __repr__(self) -> str:
         return f'FiletrackerClient({self.remote_url!r}, cache_dir={str(self.cache_dir)!r})'
@@ -113,9 +166,11 @@ class FiletrackerClient:
             session = self._local.session = requests.Session()
         return session
 
-    def _request(self, method: str, name: str, version: int | None = None, **kwargs):
-        """Send a request for file ``name``; raise FiletrackerError on any failure."""
-        url = self.remote_url + '/files' + pathname2url(name)
+    def _request(self, method: str, name: str, version: int | None = None,
+                 server: str | None = None, **kwargs):
+        """Send a request for file ``name`` to ``server`` (default: the remote
+        server); raise FiletrackerError on any failure."""
+        url = (server or self.remote_url) + '/files' + pathname2url(name)
         if version is not None:
             kwargs['params'] = {'last_modified': email.utils.formatdate(version)}
         try:
@@ -124,6 +179,8 @@ class FiletrackerClient:
             raise FiletrackerError(
                 f'{method} {url}: no answer within {self.timeout} s (is the server hung?): {exc}'
             ) from None
+        except requests.ConnectionError as exc:
+            raise _Unreachable(f'Error making HTTP request: {method} {url}: {exc}') from None
         except requests.RequestException as exc:
             raise FiletrackerError(f'Error making HTTP request: {method} {url}: {exc}') from None
         if response.status_code >= 400:
@@ -133,13 +190,19 @@ class FiletrackerClient:
         return response
 
     def _receive(self, response: requests.Response, name: str, directory: Path) -> str:
-        """Stream a GET's body into a new temporary file in ``directory``; check its size."""
+        """Stream a GET's body into a new temporary file in ``directory``; check
+        its size (and its SHA-256 when the server sent one).  A gzip body's
+        CRC is checked while it is decoded."""
         expected = _logical_size(response)
+        expected_digest = response.headers.get('sha256-checksum')
+        digest = hashlib.sha256() if expected_digest else None
         fd, tmp = tempfile.mkstemp(dir=directory, prefix='.ft-')
         try:
             with os.fdopen(fd, 'wb') as out, response:
                 for chunk in response.iter_content(_CHUNK):
                     out.write(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
                 received = out.tell()
         except requests.RequestException as exc:
             os.unlink(tmp)
@@ -152,10 +215,15 @@ class FiletrackerClient:
             raise FiletrackerError(
                 f'Truncated transfer of {name}: received {received} of {expected} bytes'
             )
+        if digest is not None and digest.hexdigest() != expected_digest.lower():
+            os.unlink(tmp)
+            raise FiletrackerError(f'Corrupted transfer of {name}: its SHA-256 does not match')
         return tmp
 
-    def _open_remote(self, base: str, version: int | None) -> tuple[requests.Response, int]:
-        response = self._request('GET', base, stream=True)
+    def _open_remote(self, base: str, version: int | None,
+                     server: str | None = None) -> tuple[requests.Response, int]:
+        # A node cache reads the version it is asked for; a central server ignores it.
+        response = self._request('GET', base, version if server else None, server, stream=True)
         remote_version = _parse_version(response)
         if version is not None and remote_version is not None and remote_version != version:
             response.close()
@@ -186,34 +254,109 @@ class FiletrackerClient:
         except FileNotFoundError:
             return None
 
-    def _copy_out(self, src: Path, save_to: Path) -> None:
-        """Copy ``src`` to a fresh file renamed onto ``save_to`` (never a hard link)."""
+    def _open_if_cached(self, base: str, version: int) -> BinaryIO | None:
+        """Open the cached ``base@version``, or None.  The caller holds a lock of ``base``."""
+        try:
+            f = open(self._cache_path(base), 'rb')
+        except FileNotFoundError:
+            return None
+        st = os.fstat(f.fileno())
+        if int(st.st_mtime) != version:
+            f.close()
+            return None
+        # Record the use for least-recently-used eviction; mtime (the version) stays.
+        with contextlib.suppress(OSError):
+            os.utime(f.fileno(), ns=(time.time_ns(), st.st_mtime_ns))
+        stats.count('ft_cache_hits')
+        stats.count('ft_cache_hit_bytes', st.st_size)
+        return f
+
+    def _open_hit(self, base: str, version: int) -> BinaryIO | None:
+        """Open the cached ``base@version`` (no network), or None on a miss."""
+        with self._lock(base, exclusive=False):
+            return self._open_if_cached(base, version)
+
+    def _fill(self, name: str, version: int | None, force_refresh: bool = False
+              ) -> tuple[BinaryIO, int | None]:
+        """Make the cache hold ``name`` (``version``, or the current one when
+        None), fetching it from the remote server on a miss, and open it.
+
+        Concurrent fills of one name, from any process or thread of the node,
+        make one transfer: the others wait for the lock and find it cached."""
+        base = split_name(name)[0]
+        with self._lock(base, exclusive=True):
+            if version is not None and not force_refresh:
+                f = self._open_if_cached(base, version)
+                if f is not None:
+                    return f, version
+            response, version = self._open_remote(base, version)
+            if not force_refresh and version is not None:
+                f = self._open_if_cached(base, version)
+                if f is not None:  # an unversioned name whose current version we hold
+                    response.close()
+                    return f, version
+            tmp = self._receive(response, name, self._tmp_dir_for(base))
+            try:
+                # Without a version (a server that sends none) nothing is cached.
+                path = self._install(tmp, base, version) if version is not None else Path(tmp)
+                f = open(path, 'rb')
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)  # left only when it did not go into the cache
+        size = os.fstat(f.fileno()).st_size
+        stats.count('ft_cache_misses')
+        stats.count('ft_cache_miss_bytes', size)
+        return f, version
+
+    def cached_size(self, base: str, version: int) -> int | None:
+        """Size of the cached ``base@version``; None when not cached."""
+        try:
+            st = self._cache_path(base).stat()
+        except FileNotFoundError:
+            return None
+        return st.st_size if int(st.st_mtime) == version else None
+
+    def current_version(self, base: str) -> int:
+        """The remote server's version of ``base``; the cached one (counted as
+        stale) when the server cannot be asked.  A missing file is an error."""
+        try:
+            return self.file_version(base)
+        except FiletrackerError as exc:
+            cached = self._cached_version(base)
+            if is_missing(exc) or cached is None:
+                raise
+            logger.warning('Serving the cached %s@%d: %s', base, cached, exc)
+            stats.count('ft_cache_stale')
+            return cached
+
+    def open_cached(self, name: str) -> tuple[BinaryIO, int]:
+        """Open this node's cached copy of ``name``, filling the cache on a miss;
+        return the open file and its version.
+
+        An unversioned name is the remote server's current version, or — while
+        that server is down or broken — the version in the cache.
+        """
+        check_name(name)
+        base, version = split_name(name)
+        if version is None:
+            version = self.current_version(base)
+        f = self._open_hit(base, version)
+        if f is None:
+            f, version = self._fill(name, version)
+        return f, version
+
+    def _copy_out(self, src: BinaryIO, save_to: Path) -> None:
+        """Copy open file ``src`` to a fresh file renamed onto ``save_to`` (never a hard link)."""
         save_to.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=save_to.parent, prefix='.ft-')
-        os.close(fd)
         try:
-            shutil.copyfile(src, tmp)
+            with os.fdopen(fd, 'wb') as out:
+                _copy_fd(src.fileno(), out.fileno())
             os.replace(tmp, save_to)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-
-    def _serve_hit(self, base: str, version: int, save_to: Path) -> bool:
-        """Copy a cached ``base@version`` to ``save_to``; False on a miss."""
-        path = self._cache_path(base)
-        with self._lock(base, exclusive=False):
-            try:
-                st = path.stat()
-            except FileNotFoundError:
-                return False
-            if int(st.st_mtime) != version:
-                return False
-            self._copy_out(path, save_to)
-            # Record the use for LRU eviction; mtime (the version) stays.
-            with contextlib.suppress(OSError):
-                os.utime(path, ns=(time.time_ns(), st.st_mtime_ns))
-        return True
 
     def _install(self, tmp: str, base: str, version: int) -> Path:
         """Move a complete temporary file into the cache as ``base@version``.
@@ -231,6 +374,34 @@ class FiletrackerClient:
         directory.mkdir(parents=True, exist_ok=True)
         return directory
 
+    # -- the node cache server ----------------------------------------------
+
+    def node_cache_url(self) -> str | None:
+        """The URL of the node cache server filling this cache from the same
+        remote server, if one is running (see :mod:`sio.workers.ftcache`)."""
+        if not self.use_node_cache or self.remote_url is None:
+            return None
+        path = self.cache_dir / NODE_CACHE_FILE
+        try:
+            st = path.stat()
+            key = (st.st_ino, st.st_mtime_ns)
+            if key != self._node_key:
+                self._node = json.loads(path.read_text())
+                self._node_key = key
+        except (OSError, ValueError):
+            return None
+        node = self._node
+        if not isinstance(node, dict) or node.get('remote_url') != self.remote_url:
+            return None
+        return node.get('url') if _alive(node.get('pid')) else None
+
+    def _get_via_node(self, node: str, name: str, version: int | None, save_to: Path) -> str:
+        base = split_name(name)[0]
+        response, version = self._open_remote(base, version, server=node)
+        save_to.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._receive(response, name, save_to.parent), save_to)
+        return versioned_name(base, version)
+
     # -- public API --------------------------------------------------------
 
     def get_file(
@@ -244,41 +415,38 @@ class FiletrackerClient:
         return its versioned name.
 
         A versioned name found in the cache is served without the network.
-        ``add_to_cache`` keeps a copy for later jobs on this node.
+        Otherwise the file comes through this node's cache server when one
+        runs (it fills the shared cache), else from the remote server;
+        ``add_to_cache`` then keeps a copy for later jobs on this node.
         """
         check_name(name)
         base, version = split_name(name)
         save_to = Path(save_to)
-        if version is not None and not force_refresh and self._serve_hit(base, version, save_to):
-            return versioned_name(base, version)
+        if version is not None and not force_refresh:
+            f = self._open_hit(base, version)
+            if f is not None:
+                with f:
+                    self._copy_out(f, save_to)
+                return versioned_name(base, version)
         if self.remote_url is None:
             raise FiletrackerError(f'File not available: {name} (not in the local store {self.cache_dir})')
+        node = None if force_refresh else self.node_cache_url()
+        if node is not None:
+            try:
+                return self._get_via_node(node, name, version, save_to)
+            except _Unreachable as exc:  # fetch it ourselves, as without a node server
+                logger.warning('Node cache unreachable, going to %s: %s', self.remote_url, exc)
         if not add_to_cache:
             response, version = self._open_remote(base, version)
             save_to.parent.mkdir(parents=True, exist_ok=True)
             os.replace(self._receive(response, name, save_to.parent), save_to)
+            stats.count('ft_cache_misses')
+            stats.count('ft_cache_miss_bytes', save_to.stat().st_size)
             return versioned_name(base, version)
-        with self._lock(base, exclusive=True):
-            # Another process may have filled it while we waited for the lock.
-            if version is not None and not force_refresh and self._cached_version(base) == version:
-                self._copy_out(self._cache_path(base), save_to)
-                return versioned_name(base, version)
-            response, version = self._open_remote(base, version)
-            if not force_refresh and version is not None and self._cached_version(base) == version:
-                response.close()  # an unversioned name whose current version we hold
-                self._copy_out(self._cache_path(base), save_to)
-                return versioned_name(base, version)
-            tmp = self._receive(response, name, self._tmp_dir_for(base))
-            try:
-                # Without a version (a server that sends none) nothing is cached.
-                cached = self._install(tmp, base, version) if version is not None else Path(tmp)
-                self._copy_out(cached, save_to)  # save_to may be on another file system
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)  # left only when it did not go into the cache
-            if version is None:
-                return base
-        return versioned_name(base, version)
+        f, version = self._fill(name, version, force_refresh)
+        with f:
+            self._copy_out(f, save_to)  # save_to may be on another file system
+        return versioned_name(base, version) if version is not None else base
 
     def put_file(
         self,
@@ -338,10 +506,9 @@ class FiletrackerClient:
         stored = _parse_version(response)
         response.close()
         if stored is not None and stored != sent:
-            raise FiletrackerError(
+            raise UploadIgnored(
                 f'Upload of {base} ignored: the server keeps its newer version {stored} '
-                f'(this upload was version {sent}; clock skew or a pinned name)'
-            )
+                f'(this upload was version {sent}; clock skew or a pinned name)', stored)
         remote_size = self._remote_size(base)
         if remote_size != size:
             raise FiletrackerError(
@@ -416,4 +583,5 @@ class FiletrackerClient:
                 pass
             finally:
                 os.close(fd)
+        stats.count('ft_cache_evicted_bytes', freed)
         return freed

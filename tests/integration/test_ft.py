@@ -17,23 +17,13 @@ from sio.workers.ftclient import FiletrackerClient, FiletrackerError, is_missing
 from sio.workers.ftserver import free_port
 from sio.workers.runner import run
 from sio.workers.util import TemporaryCwd
-from tests.conftest import settled_log
+from tests.conftest import transfers, unique
 
 
 @pytest.fixture
 def client(ft_server, tmp_path):
     """A separate 'OIOIOI-side' client with its own cache."""
     return FiletrackerClient(ft_server.url, tmp_path / 'other-cache')
-
-
-def unique(request, name):
-    return f'/{re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)}/{name}'
-
-
-def transfers(server, path):
-    """Number of GETs of ``path`` that sent a body (HEADs are logged as empty GETs)."""
-    pattern = re.compile(r'"GET /files%s HTTP/1\.1" 200 (\d+)' % re.escape(path))
-    return sum(1 for m in pattern.finditer(settled_log(server)) if int(m.group(1)) > 0)
 
 
 def test_upload_and_download_round_trip_with_versions(ft_server, client, request, tmp_path):
@@ -152,7 +142,6 @@ def test_one_client_and_cache_per_server_url(ft_server, tmp_path):
     assert a.cache_dir == ft.cache_dir_for(ft_server.url)
     assert a.cache_dir.parent == tmp_path / 'node-ft-cache'
     assert ft.instance() is a
-    assert ft.launch_filetracker_server(ft_server.url) == a.cache_dir
 
 
 def test_default_instance_reads_filetracker_url(ft_server, monkeypatch):
@@ -255,19 +244,6 @@ def test_trim_cache_evicts_least_recently_used(ft_server, client, request, tmp_p
     assert node.trim_cache(2000) == 1000
     cached = {p.name for p in (tmp_path / 'node' / 'files').rglob('f*')}
     assert cached == {'f0', 'f2'}
-
-
-def test_sio_run_filetracker_prepares_and_trims_the_node_cache(ft_server, tmp_path):
-    exe = Path(sys.executable).with_name('sio-run-filetracker')
-    done = subprocess.run([str(exe), '--url', ft_server.url, '--max-size', '10M'],
-                          capture_output=True, text=True, timeout=60,
-                          env={**os.environ, 'SIO_FT_CACHE_DIR': str(tmp_path / 'nc')})
-    assert done.returncode == 0, done.stderr
-    assert Path(done.stdout.strip()) == ft.cache_dir_for(ft_server.url).parent.parent / 'nc' / \
-        ft.cache_dir_for(ft_server.url).name
-    assert Path(done.stdout.strip(), 'files').is_dir()
-    done = subprocess.run([str(exe), '--max-size', 'lots'], capture_output=True, text=True)
-    assert done.returncode == 2 and "'lots' is not a size" in done.stderr
 
 
 def test_a_client_set_with_set_instance_is_used(tmp_path):

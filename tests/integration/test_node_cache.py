@@ -1,0 +1,319 @@
+"""The node cache server against a real central filetracker-server."""
+
+import gzip
+import hashlib
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from filetracker.client import Client, FiletrackerError
+
+from sio.workers import ft, stats
+from sio.workers.ftcache import AlreadyRunning, NodeCacheServer
+from sio.workers.ftclient import NODE_CACHE_FILE, FiletrackerClient
+from sio.workers.ftserver import CentralServer, free_port
+from tests.conftest import transfers, unique
+
+
+@pytest.fixture
+def origin(ft_server, tmp_path):
+    """OIOIOI's side: puts test files on the central server."""
+    return FiletrackerClient(ft_server.url, tmp_path / 'oioioi-cache')
+
+
+@pytest.fixture
+def node(ft_server):
+    with NodeCacheServer(ft_server.url) as server:
+        yield server
+
+
+def stock(url):
+    """A stock filetracker client without a cache of its own."""
+    return Client(remote_url=url, local_store=None)
+
+
+def put(origin, request, tmp_path, name, data: bytes) -> str:
+    src = tmp_path / ('src-' + name)
+    src.write_bytes(data)
+    return origin.put_file(unique(request, name), src, to_local_store=False)
+
+
+def delta(before: dict, name: str) -> float:
+    return stats.totals().get(name, 0) - before.get(name, 0)
+
+
+def test_a_stock_client_works_through_the_node_cache(ft_server, node, origin, request, tmp_path):
+    client = stock(node.url)
+    src = tmp_path / 'a.txt'
+    src.write_bytes(b'abc\n' * 5000)
+    name = client.put_file(unique(request, 'a.txt'), str(src))  # gzip + SHA-256, as stock does
+    base, version = name.split('@')
+    assert origin.file_version(base) == int(version)
+    origin.get_file(name, tmp_path / 'central-copy')
+    assert (tmp_path / 'central-copy').read_bytes() == src.read_bytes()
+    for wanted in (base, name):
+        assert client.get_file(wanted, str(tmp_path / 'got')) == name
+        assert (tmp_path / 'got').read_bytes() == src.read_bytes()
+    assert client.file_version(base) == int(version)
+    assert client.file_size(name) == 20000
+    assert client.remote_store.list_files(None, os.path.dirname(base), True) == [base.lstrip('/')]
+    client.delete_file(name)
+    with pytest.raises(FiletrackerError, match='HTTP/404'):
+        origin.file_version(base)
+    with pytest.raises(FiletrackerError, match='HTTP/404'):
+        client.get_file(base, str(tmp_path / 'gone'))
+    assert requests.get(node.url + '/version').json() == {'protocol_versions': [2]}
+    answer = requests.get(node.url + '/status')
+    assert answer.status_code == 400 and 'Unknown endpoint' in answer.headers['X-Exception']
+    assert requests.get(node.url + '/files/a@1').status_code == 400
+
+
+def test_twenty_concurrent_reads_of_one_input_make_one_central_get(
+        ft_server, node, origin, request, tmp_path):
+    data = os.urandom(256 * 1024)
+    name = put(origin, request, tmp_path, 'test.in', data)
+    before = stats.totals()
+    start = threading.Barrier(20)
+    got = []
+
+    def read(i):
+        start.wait()
+        out = tmp_path / f'out{i}'
+        versioned = stock(node.url).get_file(name if i % 2 else name.split('@')[0], str(out))
+        got.append((versioned, out.read_bytes() == data))
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert got == [(name, True)] * 20
+    assert transfers(ft_server, name.split('@')[0]) == 1
+    assert delta(before, 'ft_cache_misses') == 1
+    assert delta(before, 'ft_cache_hits') == 19
+    assert delta(before, 'ft_cache_miss_bytes') == len(data)
+
+
+def test_jobs_read_hits_from_the_node_store_and_misses_through_the_server(
+        ft_server, node, origin, request, tmp_path):
+    data = os.urandom(300 * 1024)
+    name = put(origin, request, tmp_path, 'shared.in', data)
+    script = (
+        'import json, sys, time\n'
+        'from sio.workers import ft, stats\n'
+        'from sio.workers.util import TemporaryCwd\n'
+        'client = ft.init_instance(sys.argv[1])\n'
+        'via = client.node_cache_url()\n'
+        'while time.time() < float(sys.argv[3]): time.sleep(0.001)\n'
+        'same = []\n'
+        'with TemporaryCwd():\n'
+        '    for i in range(2):\n'
+        '        p = ft.download({"in_file": sys.argv[2]}, "in_file", f"in{i}", add_to_cache=True)\n'
+        '        same.append(open(p, "rb").read() == open(sys.argv[4], "rb").read())\n'
+        'print(json.dumps([via, same, stats.totals()]))\n'
+    )
+    (tmp_path / 'expected').write_bytes(data)
+    before = stats.totals()
+    start_at = str(time.time() + 3)
+    procs = [subprocess.Popen([sys.executable, '-c', script, ft_server.url, name, start_at,
+                               str(tmp_path / 'expected')], stdout=subprocess.PIPE, text=True)
+             for _ in range(8)]
+    results = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    assert all(via == node.url and same == [True, True] for via, same, _ in results)
+    direct_hits = sum(counters.get('ft_cache_hits', 0) for _, _, counters in results)
+    assert all(counters.get('ft_cache_misses', 0) == 0 for _, _, counters in results)
+    served = delta(before, 'ft_cache_hits') + delta(before, 'ft_cache_misses')
+    # Every read was served exactly once: straight from the store, or by the server.
+    assert direct_hits + served == 16
+    assert direct_hits >= 8  # every second read at least
+    assert delta(before, 'ft_cache_misses') == 1
+    assert transfers(ft_server, name.split('@')[0]) == 1
+
+
+def test_cached_files_are_served_while_the_central_server_is_down(request, tmp_path):
+    central = CentralServer.start(tmp_path / 'central')
+    try:
+        origin = FiletrackerClient(central.url, tmp_path / 'oioioi-cache')
+        name = put(origin, request, tmp_path, 'in', b'cached input\n')
+        never = put(origin, request, tmp_path, 'other', b'never read\n')
+        with NodeCacheServer(central.url) as node:
+            client = stock(node.url)
+            assert client.get_file(name, str(tmp_path / 'warm')) == name
+            central.stop()
+            before = stats.totals()
+            base = name.split('@')[0]
+            for wanted in (name, base):
+                assert client.get_file(wanted, str(tmp_path / 'during')) == name
+                assert (tmp_path / 'during').read_bytes() == b'cached input\n'
+            assert client.file_version(base) == int(name.split('@')[1])
+            # A stock client never sends the version it wants: both GETs and the HEAD were stale.
+            assert delta(before, 'ft_cache_stale') == 3
+            job_side = FiletrackerClient(central.url, ft.cache_dir_for(central.url))
+            assert job_side.node_cache_url() == node.url
+            assert job_side.get_file(base, tmp_path / 'job') == name
+            with pytest.raises(FiletrackerError, match=r'HTTP/502.*Error making HTTP request'):
+                client.get_file(never, str(tmp_path / 'missing'))
+            assert not (tmp_path / 'missing').exists()
+    finally:
+        central.stop()
+
+
+def test_an_upload_passes_through_and_stays_in_the_node_cache(
+        ft_server, node, origin, request, tmp_path):
+    src = tmp_path / 'out'
+    src.write_bytes(os.urandom(10000))
+    client = stock(node.url)
+    name = client.put_file(unique(request, 'out'), str(src), compress_hint=False)
+    origin.get_file(name, tmp_path / 'central-copy')
+    assert (tmp_path / 'central-copy').read_bytes() == src.read_bytes()
+    assert client.get_file(name, str(tmp_path / 'back')) == name
+    assert (tmp_path / 'back').read_bytes() == src.read_bytes()
+    assert transfers(ft_server, name.split('@')[0]) == 1  # origin's; the node had its copy
+
+
+def test_a_corrupted_or_incomplete_upload_is_refused(ft_server, node, origin, request):
+    path = unique(request, 'bad')
+    when = {'last_modified': 'Sat, 28 Nov 2026 10:00:00 GMT'}
+    body = gzip.compress(b'payload')
+    answer = requests.put(node.url + '/files' + path, params=when, data=body, headers={
+        'Content-Encoding': 'gzip', 'Logical-Size': '7',
+        'SHA256-Checksum': hashlib.sha256(b'other').hexdigest()})
+    assert answer.status_code == 400 and 'SHA256-Checksum' in answer.headers['X-Exception']
+    answer = requests.put(node.url + '/files' + path, params=when, data=body, headers={
+        'Content-Encoding': 'gzip', 'Logical-Size': '8'})
+    assert answer.status_code == 400 and 'not 8' in answer.headers['X-Exception']
+    answer = requests.put(node.url + '/files' + path, data=b'x')
+    assert answer.status_code == 400 and 'last_modified' in answer.headers['X-Exception']
+    with pytest.raises(FiletrackerError, match='HTTP/404'):
+        origin.file_version(path)
+    assert not list((node.client.cache_dir / 'files').rglob('bad*'))
+
+
+def test_the_cache_stays_within_its_bound(ft_server, origin, request, tmp_path):
+    names = [put(origin, request, tmp_path, f'f{i}', bytes([i]) * 100_000) for i in range(5)]
+    before = stats.totals()
+    with NodeCacheServer(ft_server.url, max_bytes=250_000, trim_interval=0.5) as node:
+        client = stock(node.url)
+        for name in names:
+            client.get_file(name, str(tmp_path / 'x'))
+            time.sleep(0.05)
+        client.get_file(names[0], str(tmp_path / 'x'))  # f0 is now the most recently used
+        files = node.client.cache_dir / 'files'
+        deadline = time.monotonic() + 10
+        while sum(p.stat().st_size for p in files.rglob('f*')) > 250_000:
+            assert time.monotonic() < deadline, 'the cache was not trimmed'
+            time.sleep(0.1)
+        kept = {p.name for p in files.rglob('f*')}
+    assert 'f0' in kept and 'f4' in kept and len(kept) == 2
+    assert delta(before, 'ft_cache_evicted_bytes') == 300_000
+
+
+class _LyingCentral(http.server.BaseHTTPRequestHandler):
+    """A central server sending broken files.  Faked: the real server cannot be
+    made to send a body that disagrees with its headers."""
+
+    def do_GET(self):  # noqa: N802
+        body = gzip.compress(b'0123456789')
+        if 'corrupt' in self.path:
+            body = body[:-8] + b'\0\0\0\0' + body[-4:]  # a wrong CRC
+        self.send_response(200)
+        self.send_header('Content-Encoding', 'gzip')
+        self.send_header('Content-Length', str(len(body)))
+        self.send_header('Logical-Size', '12' if 'short' in self.path else '10')
+        self.send_header('Last-Modified', 'Sat, 28 Nov 2026 10:00:00 GMT')
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_HEAD = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_file_that_fails_its_checks_is_not_cached(tmp_path):
+    central = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _LyingCentral)
+    threading.Thread(target=central.serve_forever, daemon=True).start()
+    try:
+        with NodeCacheServer(f'http://127.0.0.1:{central.server_address[1]}') as node:
+            for name, why in (('/short', 'Truncated transfer'), ('/corrupt', 'incorrect data check')):
+                answer = requests.get(node.url + '/files' + name,
+                                      params={'last_modified': 'Sat, 28 Nov 2026 10:00:00 GMT'})
+                assert answer.status_code == 502 and why in answer.headers['X-Exception']
+            assert [p for p in (node.client.cache_dir / 'files').rglob('*') if p.is_file()] == []
+    finally:
+        central.shutdown()
+
+
+def test_one_live_server_per_cache_on_loopback(ft_server):
+    with NodeCacheServer(ft_server.url) as node:
+        assert node.server_address[0] == '127.0.0.1'
+        assert json.loads(node.registry.read_text())['url'] == node.url
+        assert ft.node_cache_url(ft_server.url) == node.url
+        with pytest.raises(AlreadyRunning, match=node.url):
+            NodeCacheServer(ft_server.url).start()
+    assert not node.registry.exists()
+    assert ft.node_cache_url(ft_server.url) is None
+
+
+def _stop(url: str, cache_dir: Path) -> None:
+    pid = json.loads((cache_dir / NODE_CACHE_FILE).read_text())['pid']
+    assert requests.get(url + '/stats').json()['pid'] == pid
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while (cache_dir / NODE_CACHE_FILE).exists():
+        assert time.monotonic() < deadline, 'the node cache server did not stop'
+        time.sleep(0.05)
+
+
+def test_launch_filetracker_server_starts_one_in_the_background(ft_server, origin, request,
+                                                                tmp_path):
+    url = ft.launch_filetracker_server(ft_server.url)
+    try:
+        assert ft.launch_filetracker_server(ft_server.url) == url
+        exe = Path(sys.executable).with_name('sio-run-filetracker')
+        again = subprocess.run([str(exe), '--url', ft_server.url], capture_output=True,
+                               text=True, timeout=60)
+        assert again.returncode == 3 and again.stdout.strip() == url
+        name = put(origin, request, tmp_path, 'in', b'through the background server')
+        job = FiletrackerClient(ft_server.url, ft.cache_dir_for(ft_server.url))
+        job.get_file(name, tmp_path / 'got')
+        assert requests.get(url + '/stats').json()['counters']['ft_cache_misses'] == 1
+    finally:
+        _stop(url, ft.cache_dir_for(ft_server.url))
+    exe = Path(sys.executable).with_name('sio-run-filetracker')
+    bad = subprocess.run([str(exe), '--url', ft_server.url, '--max-size', 'lots'],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "'lots' is not a size" in bad.stderr
+    env = {k: v for k, v in os.environ.items() if k != 'FILETRACKER_URL'}
+    bad = subprocess.run([str(exe)], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and 'give --url' in bad.stderr
+
+
+def test_jobs_fetch_directly_when_the_node_server_is_gone(ft_server, origin, request, tmp_path):
+    cache_dir = ft.cache_dir_for(ft_server.url)
+    url = ft.launch_filetracker_server(ft_server.url)
+    pid = json.loads((cache_dir / NODE_CACHE_FILE).read_text())['pid']
+    os.kill(pid, signal.SIGKILL)  # the registry stays behind, naming a dead process
+    deadline = time.monotonic() + 10
+    while ft.node_cache_url(ft_server.url) == url:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    name = put(origin, request, tmp_path, 'a', b'direct')
+    job = FiletrackerClient(ft_server.url, cache_dir)
+    assert job.get_file(name, tmp_path / 'a') == name
+    # Registered and alive but not answering (the port is closed): bypassed too.
+    (cache_dir / NODE_CACHE_FILE).write_text(json.dumps(
+        {'url': f'http://127.0.0.1:{free_port()}', 'pid': os.getpid(), 'remote_url': ft_server.url}))
+    name = put(origin, request, tmp_path, 'b', b'direct again')
+    job = FiletrackerClient(ft_server.url, cache_dir)
+    assert job.node_cache_url() is not None
+    assert job.get_file(name, tmp_path / 'b') == name
+    assert (tmp_path / 'b').read_bytes() == b'direct again'
