@@ -3,7 +3,8 @@
 * ``sio-ray submit FILE.jsonl|-`` — environs one per line; results as JSON
   lines (input order) to standard output or ``--out``; progress on standard
   error; exit status 1 if any job failed, 2 for unusable input.
-* ``sio-ray status`` — the nodes with their tags and load, and the dashboard.
+* ``sio-ray status`` — the nodes with their tags and load, the node caches,
+  and the dashboard.
 * ``sio-ray demo`` — the main job on Ray: a local Ray and filetracker, three
   sample submissions compiled and judged, a verdict table.
 * ``sio-ray node-args`` — this node's tags, probed, as ``ray start`` arguments.
@@ -67,7 +68,7 @@ def cmd_status(args) -> int:
     import ray
 
     import sio_ray
-    from sio_ray import dispatcher, tags
+    from sio_ray import dispatcher, nodecache, tags
     sio_ray.connect(args.address)
     available = ray.available_resources()
     print(f'{"node":<58} {"alive":<6} {"sandbox":<8} {"instr.":<7} {"CPU used":<10} memory')
@@ -81,6 +82,8 @@ def cmd_status(args) -> int:
     used = ray.cluster_resources().get('CPU', 0) - available.get('CPU', 0)
     print(f'cluster: {used:g} of {ray.cluster_resources().get("CPU", 0):g} CPUs busy; '
           f'jobs queued in this driver: {dispatcher.dispatcher().queued}')
+    for described in nodecache.describe_all():
+        print(nodecache.summary(described))
     print(f'dashboard: {dashboard_url()}')
     return 0
 

@@ -6,7 +6,16 @@
 * ``sio_job_run_seconds`` (histogram): time a job took on its node, by ``job_type``;
 * ``sio_queue_wait_seconds`` (histogram): time a job waited in the driver's
   queue before Ray got it, by ``job_type``;
-* ``sio_queue_length`` (gauge): jobs waiting in a driver's queue.
+* ``sio_queue_length`` (gauge): jobs waiting in a driver's queue;
+* ``sio_job_retries`` (counter): jobs started again after a system failure
+  (a lost node or worker), by ``job_type``;
+* what the core recorded (:mod:`sio.workers.stats`), under the same names
+  prefixed ``sio_``: ``sio_ft_cache_hits``, ``sio_ft_cache_misses``,
+  ``sio_ft_cache_stale``, ``sio_ft_cache_hit_bytes``,
+  ``sio_ft_cache_miss_bytes``, ``sio_ft_cache_evicted_bytes`` (counters;
+  a node cache server's and its jobs' together) and
+  ``sio_sandbox_overhead_seconds`` (histogram: time a box run took beyond the
+  program's own wall time).
 
 Recording a metric never fails a job.
 """
@@ -19,6 +28,7 @@ import logging
 logger = logging.getLogger(__name__)
 
 _SECONDS = [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300]
+_OVERHEAD_SECONDS = [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1]
 
 
 @functools.lru_cache(maxsize=None)
@@ -33,7 +43,22 @@ def _metrics() -> dict:
                           description="Time in the driver's queue before Ray got the job.",
                           boundaries=_SECONDS, tag_keys=('job_type',)),
         'queued': Gauge('sio_queue_length', description="Jobs in the driver's queue."),
+        'retries': Counter('sio_job_retries', description='Jobs started again after a system failure.',
+                           tag_keys=('job_type',)),
     }
+
+
+@functools.lru_cache(maxsize=None)
+def _core_counter(name: str):
+    from ray.util.metrics import Counter
+    return Counter(f'sio_{name}', description=f'sio.workers.stats {name} (see sio_ray.metrics).')
+
+
+@functools.lru_cache(maxsize=None)
+def _core_histogram(name: str):
+    from ray.util.metrics import Histogram
+    return Histogram(f'sio_{name}', description=f'sio.workers.stats {name} (see sio_ray.metrics).',
+                     boundaries=_OVERHEAD_SECONDS)
 
 
 def _safely(record) -> None:
@@ -50,6 +75,25 @@ def job_finished(result: dict, seconds: float) -> None:
     def record(m):
         m['jobs'].inc(tags={'job_type': job_type, 'result_code': str(code)})
         m['run'].observe(seconds, tags={'job_type': job_type})
+    _safely(record)
+
+
+def job_started(environ: dict, attempt: int) -> None:
+    """A job starts on its node; ``attempt`` > 0 is a retry after a system failure."""
+    if attempt > 0:
+        _safely(lambda m: m['retries'].inc(tags={'job_type': str(environ.get('job_type'))}))
+
+
+def export(recorded) -> None:
+    """Add what the core recorded (:func:`sio.workers.stats.take`) to the metrics."""
+    def record(_m):
+        for name, amount in recorded.counters.items():
+            if amount > 0:
+                _core_counter(name).inc(amount)
+        for name, values in recorded.timings.items():
+            histogram = _core_histogram(name)
+            for value in values:
+                histogram.observe(value)
     _safely(record)
 
 

@@ -10,12 +10,24 @@ import ray
 MAX_RETRIES = 5
 
 
+def _attempt() -> int:
+    """Which attempt of its task this is (0 for the first; Ray has no public call for it)."""
+    try:
+        return int(ray._private.worker.global_worker.core_worker.get_current_task_attempt_number())
+    except Exception:
+        return 0
+
+
 @ray.remote(max_retries=MAX_RETRIES, retry_exceptions=False)
 def run_job(environ: dict) -> dict:
     """Perform one job on this node and return the result environ."""
+    from sio.workers import stats
     from sio.workers.runner import run
-    from sio_ray import metrics
+    from sio_ray import metrics, nodecache
     started = time.monotonic()
+    metrics.job_started(environ, _attempt())
+    nodecache.ensure_for(environ)
     result = run(environ)
     metrics.job_finished(result, time.monotonic() - started)
+    metrics.export(stats.take())
     return result

@@ -2,6 +2,9 @@
 ``ray.cluster_utils.Cluster`` on this machine.  Token auth is off in tests only."""
 
 import os
+import re
+import time
+import urllib.request
 
 import pytest
 import ray
@@ -22,3 +25,28 @@ def local_ray():
     sio_ray.connect(num_cpus=2, _system_config={'metrics_report_interval_ms': 1000})
     yield
     ray.shutdown()
+
+
+def scrape_metrics(names, timeout: float = 60.0) -> dict[str, float]:
+    """The sum over the alive nodes of each of the Prometheus metrics ``names``
+    (all series; a counter's ``_total`` too), polled until every one is above
+    zero or ``timeout`` passed (nodes export every second or so)."""
+    found: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = dict.fromkeys(names, 0.0)
+        for node in ray.nodes():
+            if not node['Alive']:
+                continue
+            url = f"http://127.0.0.1:{node['MetricsExportPort']}/metrics"
+            try:
+                text = urllib.request.urlopen(url, timeout=10).read().decode()
+            except OSError:  # a node just lost, or its agent not up yet
+                continue
+            for name in names:
+                pattern = r'^%s(?:_total)?(?:\{[^}]*\})? ([0-9.e+]+)$' % re.escape(name)
+                found[name] += sum(float(v) for v in re.findall(pattern, text, re.M))
+        if all(found.values()):
+            break
+        time.sleep(1)
+    return found

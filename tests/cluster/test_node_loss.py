@@ -10,6 +10,7 @@ from ray.cluster_utils import Cluster
 
 import sio_ray
 from sio_ray import tags
+from tests.cluster.conftest import scrape_metrics
 
 
 @pytest.fixture(scope='module')
@@ -61,3 +62,4 @@ def test_jobs_of_a_lost_node_are_rerun_and_delivered_once(cluster):
     assert all(r['ray_node_id'] != victim.node_id for r in results
                if any(t.name == f"sio:test-sleep:{r['job_id']}" and t.attempt_number > 0
                       for t in attempts))
+    assert scrape_metrics(['ray_sio_job_retries'])['ray_sio_job_retries'] > 0

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sio.workers import stats
 from sio.workers.isolation import cgroups
 from sio.workers.isolation.launcher import launcher_binary
 
@@ -249,6 +250,7 @@ def run(request: BoxRequest) -> BoxOutcome:
             argv = [str(launcher)]
             env = request.env
         argv += _launcher_args(request, status_w, group, cgroup_fds)
+        spawned = time.monotonic()
         process = subprocess.Popen(
             argv, stdin=request.stdin if request.stdin is not None else subprocess.DEVNULL,
             stdout=request.stdout if request.stdout is not None else subprocess.DEVNULL,
@@ -272,6 +274,7 @@ def run(request: BoxRequest) -> BoxOutcome:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            elapsed = time.monotonic() - spawned
         with os.fdopen(status_r, 'r') as f:
             parent_fds.remove(status_r)
             status = _parse_status(f.read())
@@ -279,6 +282,9 @@ def run(request: BoxRequest) -> BoxOutcome:
             raise BoxError(f'the box failed (exit status {process.returncode}, '
                            f'launcher status {status or "missing"})')
         oom = group.oom_killed() if group is not None else False
+        if request.isolated:
+            stats.observe('sandbox_overhead_seconds',
+                          max(0.0, elapsed - int(status.get('wall_us', 0)) / 1e6))
     finally:
         for fd in (*own_fds, *parent_fds):
             with contextlib.suppress(OSError):

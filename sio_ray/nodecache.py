@@ -1,0 +1,129 @@
+"""One filetracker node cache server per node and central server, kept by Ray.
+
+Before a job runs, its task makes sure a node cache server
+(:class:`sio.workers.ftcache.NodeCacheServer`) for the job's central server is
+registered and alive on the node.  When none is — a node where no system
+service runs ``sio-run-filetracker`` — the task creates a detached actor
+pinned to its node (``get_if_exists`` makes it one actor however many tasks
+race) that runs the server in its process and exports the server's counters
+as Ray metrics.  Ray restarts the actor, and so the server, when its process
+dies; the actor dies with its node.  While no server answers, jobs fetch from
+the central server themselves, so a job never fails for want of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+
+import ray
+
+from sio.workers import ft, stats
+from sio.workers.ftcache import AlreadyRunning, NodeCacheServer
+from sio_ray import metrics
+from sio_ray.connection import NAMESPACE
+
+logger = logging.getLogger(__name__)
+
+ACTOR_PREFIX = 'sio-ft-cache'
+#: Seconds a task waits for the node's server before fetching by itself.
+START_TIMEOUT = 30.0
+
+
+def actor_name(node_id: str, remote_url: str) -> str:
+    return f'{ACTOR_PREFIX}:{node_id}:{hashlib.md5(remote_url.encode()).hexdigest()[:12]}'
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+class NodeCache:
+    """The actor holding a node's cache server for one central server."""
+
+    def __init__(self, remote_url: str):
+        self.remote_url = remote_url
+        self.server: NodeCacheServer | None = None
+        self._lock = threading.Lock()
+        self.ensure()
+        threading.Thread(target=self._export_metrics, name='sio-ft-cache-metrics',
+                         daemon=True).start()
+
+    def ensure(self) -> str:
+        """The URL of the node's live server, started here if there is none."""
+        with self._lock:
+            running = ft.node_cache_url(self.remote_url)
+            if running:
+                return running
+            if self.server is not None:  # ours, but no longer registered as alive
+                self.server.close()
+                self.server = None
+            try:
+                self.server = NodeCacheServer(self.remote_url).start()
+            except AlreadyRunning as exc:  # started by someone else a moment ago
+                return exc.url
+            return self.server.url
+
+    def describe(self) -> dict:
+        """The server's ``/stats`` (this process's counters) and the node."""
+        node_id = ray.get_runtime_context().get_node_id()
+        if self.server is not None:
+            return {**self.server.describe(), 'node_id': node_id}
+        return {'url': ft.node_cache_url(self.remote_url), 'remote_url': self.remote_url,
+                'pid': os.getpid(), 'node_id': node_id, 'counters': stats.totals()}
+
+    def _export_metrics(self) -> None:
+        while True:
+            time.sleep(1.0)
+            metrics.export(stats.take())
+
+
+def ensure_for(environ: dict) -> str | None:
+    """Make sure this node has a live cache server for the environ's central
+    filetracker server; return its URL (None when the job needs none or none
+    could be had — the job then fetches directly)."""
+    url = environ.get('filetracker_url') or os.environ.get('FILETRACKER_URL')
+    if not isinstance(url, str) or not url or environ.get('use_filetracker', True) is False:
+        return None
+    try:
+        running = ft.node_cache_url(url)
+        if running:
+            return running
+        node_id = ray.get_runtime_context().get_node_id()
+        actor = NodeCache.options(
+            name=actor_name(node_id, url), namespace=NAMESPACE, lifetime='detached',
+            get_if_exists=True, label_selector={'ray.io/node-id': node_id},
+        ).remote(url)
+        return ray.get(actor.ensure.remote(), timeout=START_TIMEOUT)
+    except Exception:  # the job still runs, fetching by itself
+        logger.warning('No node cache server for %s on this node', url, exc_info=True)
+        return None
+
+
+def describe_all(timeout: float = 10.0) -> list[dict]:
+    """What the cluster's node cache actors say of themselves (empty when the
+    State API cannot be reached); for ``sio-ray status`` and the demo."""
+    from ray.util.state import list_actors
+    try:
+        found = list_actors(filters=[('class_name', '=', 'NodeCache'), ('state', '=', 'ALIVE')],
+                            raise_on_missing_output=False)
+    except Exception:
+        logger.debug('State API unavailable', exc_info=True)
+        return []
+    described = []
+    for entry in found:
+        try:
+            actor = ray.get_actor(entry.name, namespace=NAMESPACE)
+            described.append(ray.get(actor.describe.remote(), timeout=timeout))
+        except Exception:
+            logger.debug('%s did not answer', entry.name, exc_info=True)
+    return described
+
+
+def summary(described: dict) -> str:
+    """One line for a node cache: where, and its counters."""
+    c = described.get('counters', {})
+    return (f"node cache {described.get('url')} on node {str(described.get('node_id'))[:12]}: "
+            f"{c.get('ft_cache_hits', 0):g} hits, {c.get('ft_cache_misses', 0):g} misses "
+            f"({c.get('ft_cache_miss_bytes', 0) / 2**20:.1f} MiB from the central server), "
+            f"{c.get('ft_cache_stale', 0):g} served during central outages")
