@@ -49,6 +49,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -128,6 +129,12 @@ def _error_for(exc: FiletrackerError) -> _HttpError:
 class _Handler(BaseHTTPRequestHandler):
     server: NodeCacheServer
     protocol_version = 'HTTP/1.1'  # keep-alive: jobs' sessions reuse connections
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes: without this, Nagle's
+        # algorithm and the client's delayed ACK hold small answers for 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format, *args):  # noqa: A002 (BaseHTTPRequestHandler's name)
         logger.debug('%s %s', self.address_string(), format % args)
