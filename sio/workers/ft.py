@@ -3,7 +3,8 @@
 Every job of a node shares one filetracker client per server URL and one cache
 directory, ``$SIO_FT_CACHE_DIR/ft_cache_<md5(url)>`` (default base
 ``~/.filetracker_cache``, as upstream), safe across processes and threads
-(see :mod:`sio.workers.ftclient`).
+(see :mod:`sio.workers.ftclient`), filled by the node's cache server when one
+runs (:mod:`sio.workers.ftcache`, :func:`launch_filetracker_server`).
 
 ``environ['use_filetracker']`` selects how paths in the environ are read:
 

@@ -16,7 +16,11 @@ the stock client it:
 * returns clean ``name@version`` strings;
 * refuses an upload that the server silently ignored (it held a newer
   version), and checks the stored size after each upload;
-* keeps access times for least-recently-used eviction (:meth:`trim_cache`).
+* keeps access times for least-recently-used eviction (:meth:`trim_cache`);
+* sends its misses through the node cache server registered for its cache
+  directory (:mod:`sio.workers.ftcache`), when one is alive, and fetches by
+  itself when none answers;
+* counts hits, misses and bytes (:mod:`sio.workers.stats`).
 
 The cache layout is the stock one (``files/<name>`` whose mtime is the version,
 ``locks/<name>``), so stock tools such as ``filetracker-cache-cleaner`` can
