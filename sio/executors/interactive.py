@@ -100,12 +100,13 @@ def run(environ: dict, make_executor=IsolatedExecutor) -> dict:
     results: list[ExecutionResult | None] = [None] * processes
     interactor_result: list[ExecutionResult] = []
     errors: list[BaseException] = []
+    cancel = threading.Event()
 
     def solution(i: int) -> None:
         (to_r, _), (_, from_w) = pipes[i]
         try:
-            results[i] = run_prepared(*prepared[i], make_executor(), boxes[i],
-                                      stdin=to_r, stdout=from_w, fds_to_close=(to_r, from_w))
+            results[i] = run_prepared(*prepared[i], make_executor(), boxes[i], stdin=to_r,
+                                      stdout=from_w, fds_to_close=(to_r, from_w), cancel=cancel)
         except BaseException as exc:  # re-raised in the job's thread
             errors.append(exc)
 
@@ -116,7 +117,7 @@ def run(environ: dict, make_executor=IsolatedExecutor) -> dict:
                     ['./soc', *interactor_args], cwd=interactor_box, stdin=stdin, stdout=stdout,
                     ignore_errors=True, pass_fds=tuple(interactor_fds),
                     fds_to_close=tuple(interactor_fds), environ=environ,
-                    environ_prefix='interactor_', **interactor_limits))
+                    environ_prefix='interactor_', cancel=cancel, **interactor_limits))
         except BaseException as exc:
             errors.append(exc)
 
@@ -124,8 +125,15 @@ def run(environ: dict, make_executor=IsolatedExecutor) -> dict:
     threads.append(threading.Thread(target=run_interactor))
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            while t.is_alive():  # in slices: a cancelled job is interrupted between them
+                t.join(0.2)
+    except BaseException:
+        cancel.set()  # stop every box of the job before giving up on it
+        for t in threads:
+            t.join(10)
+        raise
     if errors:
         raise errors[0]
 

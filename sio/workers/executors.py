@@ -23,6 +23,7 @@ import shutil
 import signal
 import stat
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -177,7 +178,9 @@ class BaseExecutor:
     (descriptors the program inherits) and ``fds_to_close`` (the caller's
     descriptors closed as soon as the program started, e.g. pipe ends);
     ``file_size_limit`` (bytes; the largest file the program may write, when it
-    should differ from ``output_limit``, e.g. for compilers).
+    should differ from ``output_limit``, e.g. for compilers); ``cancel`` (a
+    :class:`threading.Event`: setting it from another thread kills the program
+    and raises :class:`sio.workers.isolation.box.Cancelled`).
 
     A result other than ``OK`` raises :class:`ExecError` unless errors are
     ignored.  Executors are also context managers (a no-op kept for plugins
@@ -289,7 +292,8 @@ class _SupervisedExecutor(BaseExecutor):
 
     def _execute(self, argv, *, env, cwd, stdin, stdout, stderr, limits, pass_fds,
                  ro_binds: Sequence[tuple[str, str]] = (), fds_to_close: Sequence[int] = (),
-                 file_size_limit: int | None = None, **kwargs):
+                 file_size_limit: int | None = None, cancel: threading.Event | None = None,
+                 **kwargs):
         env = self._env(env)
         program = self._program(argv[0], cwd, env)
         counting = self.count_instructions
@@ -308,7 +312,7 @@ class _SupervisedExecutor(BaseExecutor):
             ro_binds=[*self.ro_binds, *ro_binds], seccomp=self.seccomp, pass_fds=pass_fds,
             isolated=self.isolated, system_libs=self._needs_libs(program, cwd),
             fds_to_close=tuple(fds_to_close), allow_exec=self.allow_exec,
-            allow_sockets=self.allow_sockets)
+            allow_sockets=self.allow_sockets, cancel=cancel)
         try:
             outcome = box.run(request)
         except (box.BoxError, OSError) as exc:

@@ -180,3 +180,28 @@ def test_cancelling_a_batch_stops_its_running_sandboxes(local_ray, programs, tmp
         time.sleep(0.05)
     assert processes_with(marker) == []
     assert time.monotonic() - started < 5
+
+
+def test_cancelling_an_interactive_job_stops_the_solution_and_the_interactor(
+        local_ray, programs, tmp_path):
+    (tmp_path / 'in').write_text('')
+    job = {'job_type': 'interactive-exec', 'use_filetracker': False,
+           'exe_file': str(programs['busy_loop']), 'interactor_file': str(programs['sleep_forever']),
+           'in_file': str(tmp_path / 'in'), 'exec_time_limit': 60000,
+           'interactor_real_time_limit': 120000}
+    [future] = sio_ray.submit_many([job])
+    deadline = time.monotonic() + 60
+    # bwrap's command line names each box directory.
+    while not (processes_with('/solution0\0') and processes_with('/interactor\0')):
+        assert time.monotonic() < deadline, 'the boxes never started'
+        time.sleep(0.1)
+    time.sleep(0.5)
+    started = time.monotonic()
+    sio_ray.cancel([future])
+    result = future.result(timeout=60)
+    assert result['result'] == 'FAILURE' and 'cancelled' in result['exception']
+    while (processes_with('/solution0\0') or processes_with('/interactor\0')) and \
+            time.monotonic() - started < 10:
+        time.sleep(0.05)
+    assert processes_with('/solution0\0') == [] and processes_with('/interactor\0') == []
+    assert time.monotonic() - started < 5

@@ -19,6 +19,7 @@ import signal
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,10 @@ DEFAULT_MAX_TASKS = 64
 
 class BoxError(RuntimeError):
     """The box itself could not run (a system error, not the program's fault)."""
+
+
+class Cancelled(Exception):
+    """The run was stopped because its ``cancel`` event was set."""
 
 
 @dataclass
@@ -70,6 +75,8 @@ class BoxRequest:
     #: Count user-space instructions (needs a hardware PMU); stop beyond the limit.
     count_instructions: bool = False
     instruction_limit: int | None = None
+    #: Set from another thread to stop the run at once (:class:`Cancelled` is raised).
+    cancel: threading.Event | None = None
 
 
 @dataclass
@@ -266,7 +273,7 @@ def run(request: BoxRequest) -> BoxOutcome:
         handed_over = _close_all(request.fds_to_close)
         try:
             outer = _outer_limit(request)
-            if not _wait_exit(process, outer):
+            if not _wait_exit(process, outer, request.cancel):
                 raise BoxError(f'the box did not finish within {outer:.1f} s (supervisor hung)')
         finally:
             if group is not None:
@@ -310,9 +317,11 @@ def run(request: BoxRequest) -> BoxOutcome:
     )
 
 
-def _wait_exit(process: subprocess.Popen, timeout: float) -> bool:
+def _wait_exit(process: subprocess.Popen, timeout: float,
+               cancel: threading.Event | None = None) -> bool:
     """Wait for ``process`` to end, at most ``timeout`` seconds; wake the moment it
-    does (``Popen.wait(timeout)`` polls with growing sleeps, adding milliseconds)."""
+    does (``Popen.wait(timeout)`` polls with growing sleeps, adding milliseconds).
+    Raise :class:`Cancelled` when ``cancel`` is set meanwhile."""
     try:
         pidfd = os.pidfd_open(process.pid)
     except (AttributeError, OSError):  # very old kernels: fall back to polling
@@ -328,6 +337,8 @@ def _wait_exit(process: subprocess.Popen, timeout: float) -> bool:
         while not select.select([pidfd], [], [], min(0.2, max(0.0, deadline - time.monotonic())))[0]:
             if time.monotonic() >= deadline:
                 return False
+            if cancel is not None and cancel.is_set():
+                raise Cancelled('the run was cancelled')
     finally:
         os.close(pidfd)
     process.wait()
