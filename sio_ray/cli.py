@@ -70,18 +70,32 @@ def cmd_status(args) -> int:
     import sio_ray
     from sio_ray import dispatcher, nodecache, tags
     sio_ray.connect(args.address)
-    available = ray.available_resources()
-    print(f'{"node":<58} {"alive":<6} {"sandbox":<8} {"instr.":<7} {"CPU used":<10} memory')
+    from ray._private.state import available_resources_per_node
+    available = available_resources_per_node()
+    print(f'{"node":<58} {"alive":<6} {"sandbox":<8} {"instr.":<7} {"CPUs used":<10} '
+          f'{"memory":<9} exclusive job')
     for node in ray.nodes():
         labels = node.get('Labels') or {}
         total = node.get('Resources') or {}
+        free = available.get(node['NodeID'], {})
         cpus = total.get('CPU', 0)
+        busy = cpus - free.get('CPU', cpus) if node.get('Alive') else 0
+        exclusive = node.get('Alive') and total.get(tags.NODE_SLOT, 0) >= 1 and \
+            free.get(tags.NODE_SLOT, 1) < tags.ORDINARY_SLOT
+        load = f'{busy:g}/{cpus:g}'
+        memory = f"{total.get('memory', 0) / 2**30:.1f} GiB"
         print(f"{node['NodeID']:<58} {str(node.get('Alive')):<6} "
               f"{labels.get(tags.SANDBOX, '-'):<8} {labels.get(tags.INSTRUCTIONS, '-'):<7} "
-              f"{cpus:g} CPU{'':<3} {total.get('memory', 0) / 2**30:.1f} GiB")
-    used = ray.cluster_resources().get('CPU', 0) - available.get('CPU', 0)
-    print(f'cluster: {used:g} of {ray.cluster_resources().get("CPU", 0):g} CPUs busy; '
-          f'jobs queued in this driver: {dispatcher.dispatcher().queued}')
+              f"{load:<10} {memory:<9} {'running' if exclusive else '-'}")
+    used = ray.cluster_resources().get('CPU', 0) - ray.available_resources().get('CPU', 0)
+    print(f'cluster: {used:g} of {ray.cluster_resources().get("CPU", 0):g} CPUs busy')
+    queues = dispatcher.published_queues()
+    for q in queues:
+        waiting = ', '.join(f'{n} at priority {p}' for p, n in q['queued'].items()) or 'none'
+        print(f"driver {q['driver']} (pid {q['pid']} on {q['host']}): {q['in_flight']} in Ray "
+              f"(window {q['window']}), queued: {waiting}")
+    if not queues:
+        print('no driver has jobs queued')
     for described in nodecache.describe_all():
         print(nodecache.summary(described))
     print(f'dashboard: {dashboard_url()}')

@@ -4,6 +4,10 @@ One dispatcher thread per driver process takes jobs from the
 :class:`~sio_ray.queue.PriorityQueue` and keeps at most ``window`` of them in
 Ray, so a high-priority job waits behind at most one window of others.
 
+Every second or so the dispatcher publishes its queue (jobs by contest
+priority, jobs in flight) in Ray's key-value store, where ``sio-ray status``
+run from any shell reads it (:func:`published_queues`).
+
 Exclusive jobs (``cpu-exec``) would starve behind a stream of small jobs (Ray
 keeps no order between them).  When one comes up, the dispatcher *drains* a
 node: it pins the exclusive job there (with the whole ``node_slot``) and keeps
@@ -13,7 +17,10 @@ exclusive job has finished.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import socket
 import threading
 import time
 from concurrent.futures import Future
@@ -27,8 +34,14 @@ from sio_ray.queue import PriorityQueue
 from sio_ray.results import failure
 from sio_ray.task import run_job
 
+logger = logging.getLogger(__name__)
+
 NODE_ID_LABEL = 'ray.io/node-id'
 CANCELLED = 'the job was cancelled'
+_KV_NAMESPACE = 'sio'
+_KV_PREFIX = 'sio-queue:'
+#: Published queues older than this are from drivers that are gone.
+PUBLISHED_TTL = 10.0
 
 
 @dataclass
@@ -56,6 +69,8 @@ class Dispatcher:
         self._inflight: dict[ray.ObjectRef, Job] = {}
         self._draining: set[str] = set()
         self._stopped = False
+        self._published_at = 0.0
+        self._published_empty = True
         self._thread = threading.Thread(target=self._loop, name='sio-ray-dispatcher',
                                         daemon=True)
         self._thread.start()
@@ -95,16 +110,26 @@ class Dispatcher:
         while not self._stopped:
             with self._lock:
                 while not self._queue and not self._inflight and not self._stopped:
-                    self._lock.wait()
+                    self._publish()
+                    self._lock.wait(PUBLISHED_TTL / 2)
                 if self._stopped:
                     return
                 self._fill()
+                self._publish()
                 refs = list(self._inflight)
             if not refs:
                 with self._lock:
                     self._lock.wait(0.05)  # an exclusive job waits for a node to drain
                 continue
-            done, _ = ray.wait(refs, num_returns=1, timeout=0.05)
+            try:
+                done, _ = ray.wait(refs, num_returns=1, timeout=0.05)
+            except BaseException as exc:  # Ray went away under us (ray.shutdown raises SystemExit)
+                if self._stopped or not ray.is_initialized():
+                    self._abandon(f'Ray was shut down before the job finished: {exc!r}')
+                    return
+                logger.exception('ray.wait failed; trying again')
+                time.sleep(0.5)
+                continue
             for ref in done:
                 with self._lock:
                     job = self._inflight.pop(ref)
@@ -117,6 +142,15 @@ class Dispatcher:
                 except Exception as exc:  # a system failure Ray gave up on: still a result
                     job.future.set_result(failure(job.environ, f'the job was lost: {exc}',
                                                   f'{type(exc).__name__}: {exc}'))
+
+    def _abandon(self, why: str) -> None:
+        """Give every job still waiting or in flight its FAILURE result."""
+        with self._lock:
+            jobs = list(self._inflight.values()) + self._queue.remove_if(lambda job: True)
+            self._inflight.clear()
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_result(failure(job.environ, why))
 
     def _fill(self) -> None:
         while self._queue and len(self._inflight) < self.window:
@@ -134,6 +168,26 @@ class Dispatcher:
                 options['label_selector'] = selector
             self._inflight[run_job.options(**options).remote(job.environ)] = job
             metrics.job_dispatched(job.environ, time.monotonic() - job.queued_at, len(self._queue))
+
+    def _publish(self) -> None:
+        """Put this driver's queue in Ray's key-value store (at most once a
+        second, and when it empties); the caller holds the lock."""
+        empty = not self._queue and not self._inflight
+        now = time.time()
+        if empty and self._published_empty and now - self._published_at < PUBLISHED_TTL / 2:
+            return
+        if not empty and not self._published_empty and now - self._published_at < 1.0:
+            return
+        summary = {'queued': {str(k): v for k, v in self._queue.by_priority().items()},
+                   'in_flight': len(self._inflight), 'window': self.window,
+                   'pid': os.getpid(), 'host': socket.gethostname(), 'updated': now}
+        try:
+            from ray.experimental.internal_kv import _internal_kv_put
+            _internal_kv_put(_KV_PREFIX + ray.get_runtime_context().get_job_id(),
+                             json.dumps(summary), namespace=_KV_NAMESPACE)
+        except Exception:  # only for people looking; jobs never wait on it
+            pass
+        self._published_at, self._published_empty = now, empty
 
     def _drain_for(self, job: Job) -> bool:
         """Choose a node for an exclusive job and keep others off it."""
@@ -161,6 +215,21 @@ def dispatcher() -> Dispatcher:
         if _dispatcher is None:
             _dispatcher = Dispatcher()
         return _dispatcher
+
+
+def published_queues() -> list[dict]:
+    """The queues that live drivers of the cluster published, freshest first."""
+    from ray.experimental.internal_kv import _internal_kv_get, _internal_kv_list
+    queues = []
+    for key in _internal_kv_list(_KV_PREFIX, namespace=_KV_NAMESPACE):
+        try:
+            summary = json.loads(_internal_kv_get(key, namespace=_KV_NAMESPACE))
+        except (TypeError, ValueError):
+            continue
+        if time.time() - summary.get('updated', 0) <= PUBLISHED_TTL:
+            summary['driver'] = key.decode().removeprefix(_KV_PREFIX)
+            queues.append(summary)
+    return sorted(queues, key=lambda q: -q['updated'])
 
 
 def reset() -> None:

@@ -108,6 +108,13 @@ class PriorityQueue:
             self._chosen = self._rng.choices(candidates, weights)[0]
         return self._chosen
 
+    def by_priority(self) -> dict[float, int]:
+        """How many jobs wait at each contest priority, highest first."""
+        counts: dict[float, int] = {}
+        for (priority, _contest), entries in self._contests.items():
+            counts[priority] = counts.get(priority, 0) + len(entries)
+        return dict(sorted(counts.items(), reverse=True))
+
     def remove_if(self, predicate) -> list[Any]:
         """Take out (and return) every queued item for which ``predicate`` holds."""
         removed = []

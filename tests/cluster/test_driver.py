@@ -1,13 +1,20 @@
 """The sio_ray driver API against a real local Ray."""
 
+import os
+import re
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import ray
 
 import sio_ray
+from sio.workers.ftclient import FiletrackerClient
 from sio.workers.runner import run as run_in_process
+from sio_ray import dispatcher
 from tests.conftest import processes_with
 
 
@@ -137,7 +144,6 @@ def test_a_journal_survives_a_record_cut_short(local_ray, tmp_path):
 
 
 def test_metrics_count_jobs_by_type_and_result(local_ray):
-    import re
     import urllib.request
     sio_ray.run_many([{'job_type': 'ping', 'ping': i} for i in range(3)] +
                      [{'job_type': 'test-raise'}])
@@ -205,3 +211,33 @@ def test_cancelling_an_interactive_job_stops_the_solution_and_the_interactor(
         time.sleep(0.05)
     assert processes_with('/solution0\0') == [] and processes_with('/interactor\0') == []
     assert time.monotonic() - started < 5
+
+
+def test_status_shows_queues_by_priority_and_node_caches(local_ray, ft_server, tmp_path):
+    (tmp_path / 'in').write_text('status')
+    name = FiletrackerClient(ft_server.url, tmp_path / 'origin').put_file('/status/in', tmp_path / 'in')
+    checked = sio_ray.run({'job_type': 'ft-check', 'filetracker_url': ft_server.url,
+                           'in_file': name, 'out_file': '/status/out'})
+    assert checked['in_size'] == 6
+    window = dispatcher.dispatcher().window
+    jobs = [{'job_type': 'test-sleep', 'sleep': 60, 'contest_priority': 5}] * (window + 2) + \
+           [{'job_type': 'test-sleep', 'sleep': 60}] * 30
+    futures = sio_ray.submit_many(jobs)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(q['in_flight'] for q in dispatcher.published_queues()):
+            assert time.monotonic() < deadline, 'the queue was never published'
+            time.sleep(0.1)
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name('sio-ray')), '--address',
+             ray.get_runtime_context().gcs_address, 'status'],
+            env={**os.environ, 'RAY_AUTH_MODE': 'disabled'}, capture_output=True, text=True,
+            timeout=120)
+    finally:
+        sio_ray.cancel(futures)
+    assert done.returncode == 0, done.stderr
+    assert f'{window} in Ray (window {window}), queued: 2 at priority 5, 30 at priority 0' \
+        in done.stdout, done.stdout
+    assert re.search(r' True +true +\w+ +2/2 ', done.stdout), done.stdout  # both CPUs busy
+    assert re.search(r'node cache http://127\.0\.0\.1:\d+ on node \w+: \d+ hits, [1-9]\d* misses',
+                     done.stdout), done.stdout
