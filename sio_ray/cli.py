@@ -77,11 +77,12 @@ def cmd_status(args) -> int:
     for node in ray.nodes():
         labels = node.get('Labels') or {}
         total = node.get('Resources') or {}
-        free = available.get(node['NodeID'], {})
         cpus = total.get('CPU', 0)
-        busy = cpus - free.get('CPU', cpus) if node.get('Alive') else 0
+        # Ray leaves out a resource that is all taken.
+        free = available.get(node['NodeID'], {'CPU': cpus, tags.NODE_SLOT: 1})
+        busy = cpus - free.get('CPU', 0) if node.get('Alive') else 0
         exclusive = node.get('Alive') and total.get(tags.NODE_SLOT, 0) >= 1 and \
-            free.get(tags.NODE_SLOT, 1) < tags.ORDINARY_SLOT
+            free.get(tags.NODE_SLOT, 0) < tags.ORDINARY_SLOT
         load = f'{busy:g}/{cpus:g}'
         memory = f"{total.get('memory', 0) / 2**30:.1f} GiB"
         print(f"{node['NodeID']:<58} {str(node.get('Alive')):<6} "
