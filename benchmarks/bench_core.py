@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -26,20 +25,13 @@ from sio.workers.ftclient import FiletrackerClient
 from sio.workers.ftserver import CentralServer
 from sio.workers.runner import run
 from sio.workers.util import TemporaryCwd
-from timing import median_ms
-
-
-def row(label: str, value: float, baseline: float, baseline_label: str) -> None:
-    print(f'  {label:<40} {value:9.3f} ms   {baseline_label:<28} {baseline:9.3f} ms'
-          f'   ratio {value / baseline:7.2f}')
+from timing import median_ms, quick_flag, row
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--quick', action='store_true', help='fewer repetitions')
-    args = parser.parse_args()
-    n = 200 if args.quick else 2000
-    k = 5 if args.quick else 20
+    quick = quick_flag()
+    n = 200 if quick else 2000
+    k = 5 if quick else 20
 
     print('runner')
     run({'job_type': 'ping', 'ping': 0})  # warm the plugin cache

@@ -18,7 +18,6 @@ a 100-byte file:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -35,12 +34,7 @@ from filetracker.client import Client
 from sio.workers import ft
 from sio.workers.ftclient import NODE_CACHE_FILE, FiletrackerClient
 from sio.workers.ftserver import CentralServer
-from timing import median_ms
-
-
-def row(label: str, value: float, baseline: float, baseline_label: str) -> None:
-    print(f'  {label:<40} {value:9.3f} ms   {baseline_label:<34} {baseline:9.3f} ms'
-          f'   ratio {value / baseline:7.2f}')
+from timing import median_ms, quick_flag, row
 
 
 READER = '''
@@ -56,11 +50,9 @@ with TemporaryCwd():
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--quick', action='store_true', help='fewer repetitions')
-    args = parser.parse_args()
-    n = 50 if args.quick else 300
-    k = 10 if args.quick else 40
+    quick = quick_flag()
+    n = 50 if quick else 300
+    k = 10 if quick else 40
     with tempfile.TemporaryDirectory() as tmp, CentralServer.start(Path(tmp, 'ft')) as central:
         tmp = Path(tmp)
         os.environ['SIO_FT_CACHE_DIR'] = str(tmp / 'node')

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import http.server
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -81,6 +84,40 @@ def settled_log(server, quiet: float = 0.3, timeout: float = 10.0) -> str:
             return text
         last = text
         time.sleep(quiet)
+
+
+class _LyingCentral(http.server.BaseHTTPRequestHandler):
+    """A filetracker server sending broken files: ``/short`` has a complete gzip
+    body of 10 bytes announced as 12 (``Logical-Size``), ``/corrupt`` a gzip
+    body with a wrong CRC.  Faked because the real server cannot be made to
+    send a body that disagrees with its headers."""
+
+    def do_GET(self):  # noqa: N802
+        body = gzip.compress(b'0123456789')
+        if 'corrupt' in self.path:
+            body = body[:-8] + b'\0\0\0\0' + body[-4:]
+        self.send_response(200)
+        self.send_header('Content-Encoding', 'gzip')
+        self.send_header('Content-Length', str(len(body)))
+        self.send_header('Logical-Size', '12' if 'short' in self.path else '10')
+        self.send_header('Last-Modified', 'Sat, 28 Nov 2026 10:00:00 GMT')
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_HEAD = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def lying_central():
+    """The URL of a :class:`_LyingCentral` on a loopback port."""
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _LyingCentral)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f'http://127.0.0.1:{server.server_address[1]}'
+    server.shutdown()
+    server.server_close()
 
 
 def unique(request, name: str) -> str:

@@ -2,7 +2,6 @@
 
 import gzip
 import hashlib
-import http.server
 import json
 import os
 import signal
@@ -216,40 +215,13 @@ def test_the_cache_stays_within_its_bound(ft_server, origin, request, tmp_path):
     assert delta(before, 'ft_cache_evicted_bytes') == 300_000
 
 
-class _LyingCentral(http.server.BaseHTTPRequestHandler):
-    """A central server sending broken files.  Faked: the real server cannot be
-    made to send a body that disagrees with its headers."""
-
-    def do_GET(self):  # noqa: N802
-        body = gzip.compress(b'0123456789')
-        if 'corrupt' in self.path:
-            body = body[:-8] + b'\0\0\0\0' + body[-4:]  # a wrong CRC
-        self.send_response(200)
-        self.send_header('Content-Encoding', 'gzip')
-        self.send_header('Content-Length', str(len(body)))
-        self.send_header('Logical-Size', '12' if 'short' in self.path else '10')
-        self.send_header('Last-Modified', 'Sat, 28 Nov 2026 10:00:00 GMT')
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_HEAD = do_GET
-
-    def log_message(self, *args):
-        pass
-
-
-def test_a_file_that_fails_its_checks_is_not_cached(tmp_path):
-    central = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _LyingCentral)
-    threading.Thread(target=central.serve_forever, daemon=True).start()
-    try:
-        with NodeCacheServer(f'http://127.0.0.1:{central.server_address[1]}') as node:
-            for name, why in (('/short', 'Truncated transfer'), ('/corrupt', 'incorrect data check')):
-                answer = requests.get(node.url + '/files' + name,
-                                      params={'last_modified': 'Sat, 28 Nov 2026 10:00:00 GMT'})
-                assert answer.status_code == 502 and why in answer.headers['X-Exception']
-            assert [p for p in (node.client.cache_dir / 'files').rglob('*') if p.is_file()] == []
-    finally:
-        central.shutdown()
+def test_a_file_that_fails_its_checks_is_not_cached(lying_central):
+    with NodeCacheServer(lying_central) as node:
+        for name, why in (('/short', 'Truncated transfer'), ('/corrupt', 'incorrect data check')):
+            answer = requests.get(node.url + '/files' + name,
+                                  params={'last_modified': 'Sat, 28 Nov 2026 10:00:00 GMT'})
+            assert answer.status_code == 502 and why in answer.headers['X-Exception']
+        assert [p for p in (node.client.cache_dir / 'files').rglob('*') if p.is_file()] == []
 
 
 def test_one_live_server_per_cache_on_loopback(ft_server):
