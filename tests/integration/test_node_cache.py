@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import http.client
 import json
 import os
 import signal
@@ -73,6 +74,12 @@ def test_a_stock_client_works_through_the_node_cache(ft_server, node, origin, re
     answer = requests.get(node.url + '/status')
     assert answer.status_code == 400 and 'Unknown endpoint' in answer.headers['X-Exception']
     assert requests.get(node.url + '/files/a@1').status_code == 400
+    for escape in ('/files/../../etc/passwd', '/files/a/%2e%2e/%2e%2e/%2e%2e/etc/passwd'):
+        connection = http.client.HTTPConnection(*node.server_address[:2])
+        connection.request('GET', escape)  # sent as is, not normalised
+        answer = connection.getresponse()
+        assert answer.status == 400 and '.. in path' in answer.getheader('X-Exception')
+        connection.close()
 
 
 def test_twenty_concurrent_reads_of_one_input_make_one_central_get(
