@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 
@@ -33,3 +34,20 @@ def connect(address: str | None = None, **init_kwargs) -> None:
             kwargs.setdefault('labels', tags.node_labels())
             kwargs.setdefault('resources', tags.node_resources())
         ray.init(address=address, **kwargs)
+        # Runs before Ray's own exit hook (registered earlier): the dispatcher
+        # thread must not touch Ray once it is shut down.
+        atexit.register(_stop_dispatcher)
+
+
+def _stop_dispatcher() -> None:
+    from sio_ray import dispatcher
+    dispatcher.reset()
+
+
+def shutdown() -> None:
+    """Stop this driver's dispatcher (its unfinished jobs come back as FAILURE),
+    then disconnect from Ray (a local Ray started by :func:`connect` stops)."""
+    from sio_ray import dispatcher
+    with _lock:
+        dispatcher.reset()
+        ray.shutdown()

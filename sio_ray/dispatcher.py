@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 NODE_ID_LABEL = 'ray.io/node-id'
 CANCELLED = 'the job was cancelled'
+SHUT_DOWN = 'Ray was shut down before the job finished'
 _KV_NAMESPACE = 'sio'
 _KV_PREFIX = 'sio-queue:'
 #: Published queues older than this are from drivers that are gone.
@@ -101,10 +102,14 @@ class Dispatcher:
     # -- the loop -----------------------------------------------------------
 
     def stop(self) -> None:
-        """End the dispatcher thread (queued jobs are dropped: Ray is going away)."""
+        """End the dispatcher thread before Ray goes away; jobs still queued or
+        in flight come back as FAILURE."""
         with self._lock:
             self._stopped = True
             self._lock.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(10)
+        self._abandon(SHUT_DOWN)
 
     def _loop(self) -> None:
         while not self._stopped:
@@ -113,7 +118,12 @@ class Dispatcher:
                     self._publish()
                     self._lock.wait(PUBLISHED_TTL / 2)
                 if self._stopped:
-                    return
+                    break
+                if not ray.is_initialized():
+                    # ray.shutdown() without sio_ray.shutdown(): calling Ray now would
+                    # end the process, so give up on the jobs instead.
+                    self._stopped = True
+                    break
                 self._fill()
                 self._publish()
                 refs = list(self._inflight)
@@ -123,10 +133,9 @@ class Dispatcher:
                 continue
             try:
                 done, _ = ray.wait(refs, num_returns=1, timeout=0.05)
-            except BaseException as exc:  # Ray went away under us (ray.shutdown raises SystemExit)
+            except BaseException:  # Ray went away under us (ray.shutdown raises SystemExit)
                 if self._stopped or not ray.is_initialized():
-                    self._abandon(f'Ray was shut down before the job finished: {exc!r}')
-                    return
+                    break
                 logger.exception('ray.wait failed; trying again')
                 time.sleep(0.5)
                 continue
@@ -142,6 +151,7 @@ class Dispatcher:
                 except Exception as exc:  # a system failure Ray gave up on: still a result
                     job.future.set_result(failure(job.environ, f'the job was lost: {exc}',
                                                   f'{type(exc).__name__}: {exc}'))
+        self._abandon(SHUT_DOWN)
 
     def _abandon(self, why: str) -> None:
         """Give every job still waiting or in flight its FAILURE result."""
@@ -174,6 +184,8 @@ class Dispatcher:
         second, and when it empties); the caller holds the lock."""
         empty = not self._queue and not self._inflight
         now = time.time()
+        if not ray.is_initialized():
+            return
         if empty and self._published_empty and now - self._published_at < PUBLISHED_TTL / 2:
             return
         if not empty and not self._published_empty and now - self._published_at < 1.0:

@@ -133,17 +133,3 @@ def cancel(futures: Iterable[Future]) -> None:
     """Cancel jobs of :func:`submit_many`: queued ones never run, running ones
     are interrupted and their sandboxes killed; each comes back as FAILURE."""
     dispatcher().cancel(list(futures))
-
-
-def run_group(group: dict) -> dict:
-    """Run a sioworkersd group: ``group['workers_jobs']`` maps job names to
-    environs; the group comes back with ``workers_jobs.results`` mapping the
-    same names to result environs.  Every job runs even when another fails."""
-    jobs = group.get('workers_jobs')
-    if not isinstance(jobs, dict) or not jobs:
-        raise ValueError("group['workers_jobs']: must be a non-empty dict of job name: environ")
-    names = list(jobs)
-    results = run_many(jobs[name] for name in names)
-    finished = dict(group)
-    finished['workers_jobs.results'] = dict(zip(names, results))
-    return finished

@@ -24,7 +24,7 @@ def local_ray():
     import sio_ray
     sio_ray.connect(num_cpus=2, _system_config={'metrics_report_interval_ms': 1000})
     yield
-    ray.shutdown()
+    sio_ray.shutdown()
 
 
 def scrape_metrics(names, timeout: float = 60.0) -> dict[str, float]:

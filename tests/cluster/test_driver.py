@@ -1,6 +1,8 @@
 """The sio_ray driver API against a real local Ray."""
 
+import json
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -22,6 +24,7 @@ def test_run_returns_the_same_environ_as_the_in_process_runner(local_ray):
     job = {'job_type': 'ping', 'ping': 'e1', 'job_id': 'ping-1'}
     result = sio_ray.run(job)
     expected = run_in_process(dict(job))
+    assert result['worker'] == platform.node()  # the node, as sioworkersd says
     assert result == expected
     assert job == {'job_type': 'ping', 'ping': 'e1', 'job_id': 'ping-1'}  # caller's dict untouched
 
@@ -46,15 +49,58 @@ def test_a_failing_job_comes_back_as_failure_not_a_lost_task(local_ray):
 
 
 def test_group_with_sioworkersd_semantics(local_ray):
-    group = {'contest_priority': 10, 'workers_jobs': {
-        'ok': {'job_type': 'ping', 'ping': 1}, 'broken': {'job_type': 'test-raise'},
-        'also-ok': {'job_type': 'ping', 'ping': 2}}}
-    finished = sio_ray.run_group(group)
+    group = {'oioioi_instance': 'szkopul', 'contest_id': 'c1', 'contest_priority': 10,
+             'contest_weight': 1000, 'saved_environ_id': 7, 'workers_jobs.extra_args': {},
+             'workers_jobs': {
+                 'ok': {'job_type': 'ping', 'ping': 1, 'task_priority': 100},
+                 'broken': {'job_type': 'test-raise'},
+                 'also-ok': {'job_type': 'ping', 'ping': 2}}}
+    finished = sio_ray.run_group(json.dumps(group))  # OIOIOI sends JSON text
+    assert re.fullmatch(r'GROUP_urn:uuid:[0-9a-f-]{36}', finished['group_id'])
+    assert finished['saved_environ_id'] == 7 and finished['workers_jobs.extra_args'] == {}
     results = finished['workers_jobs.results']
-    assert set(results) == {'ok', 'broken', 'also-ok'}
+    assert set(results) == {'ok', 'also-ok'}  # as sioworkersd: the failed job only in 'error'
     assert results['ok']['pong'] == 1 and results['also-ok']['pong'] == 2
-    assert results['broken']['result'] == 'FAILURE'
-    assert finished['contest_priority'] == 10
+    task_ids = set()
+    for name, result in results.items():
+        assert result['group_id'] == finished['group_id']
+        assert result['contest_uid'] == ['szkopul', 'c1']
+        assert (result['contest_priority'], result['contest_weight']) == (10, 1000)
+        assert result['worker'] == platform.node() and result['result'] == 'SUCCESS'
+        assert result['task_id'] == finished['workers_jobs'][name]['task_id']
+        task_ids.add(result['task_id'])
+    assert len(task_ids) == 2 and all(t.startswith('urn:uuid:') for t in task_ids)
+    assert finished['workers_jobs']['broken']['error']['message'] == 'unexpected trouble'
+    assert finished['error']['message'].startswith('Some tasks in a group failed.\n\nbroken: ')
+    assert 'ZeroDivisionError' in finished['error']['traceback']
+    assert group['workers_jobs']['ok'] == {'job_type': 'ping', 'ping': 1, 'task_priority': 100}
+
+
+def test_an_empty_group_comes_back_at_once(local_ray):
+    finished = sio_ray.run_group({'workers_jobs': {}, 'saved_environ_id': 3})
+    assert finished['workers_jobs.results'] == {} and 'error' not in finished
+    assert finished['saved_environ_id'] == 3
+
+
+def test_a_group_asking_too_much_memory_is_refused_before_anything_runs(local_ray):
+    group = {'workers_jobs': {
+        'small': {'job_type': 'ping', 'ping': 1, 'job_id': 'never-run-small'},
+        'huge': {'job_type': 'exec', 'exec_mem_limit': 3 * 1024 * 1024, 'job_id': 'never-run'}}}
+    finished = sio_ray.run_group(group)
+    assert finished['error']['message'] == \
+        'One of the tasks requires 3072 MiB of RAM, exceeding the limit of 2048 MiB'
+    assert 'workers_jobs.results' not in finished
+    from ray.util.state import list_tasks
+    time.sleep(2)  # task events reach the GCS asynchronously
+    names = {t.name for t in list_tasks(limit=10000, raise_on_missing_output=False)}
+    assert not any('never-run' in name for name in names)
+    with pytest.raises(ValueError, match=r"group\['workers_jobs'\]\['bad'\]: environ\['ping'\]"):
+        sio_ray.run_group({'workers_jobs': {'good': {'job_type': 'ping', 'ping': 1},
+                                            'bad': {'job_type': 'ping', 'ping': float('nan')}}})
+    with pytest.raises(ValueError, match=r"group\['workers_jobs'\]\['x'\]: str is not an environ"):
+        sio_ray.run_group({'workers_jobs': {'x': 'ping'}})
+    with pytest.raises(ValueError, match='group: invalid JSON'):
+        sio_ray.run_group('{"workers_jobs": ')
 
 
 def test_bad_environs_are_rejected_before_anything_is_queued(local_ray):
@@ -65,7 +111,7 @@ def test_bad_environs_are_rejected_before_anything_is_queued(local_ray):
     with pytest.raises(ValueError, match=r"environ\['exec_mem_limit'\]: '64M'"):
         sio_ray.submit({'job_type': 'exec', 'exec_mem_limit': '64M'})
     with pytest.raises(ValueError, match="workers_jobs"):
-        sio_ray.run_group({'workers_jobs': {}})
+        sio_ray.run_group({'workers_jobs': [{'job_type': 'ping', 'job_id': 'must-not-run'}]})
     from ray.util.state import list_tasks
     time.sleep(2)  # task events reach the GCS asynchronously
     assert list_tasks(filters=[('name', '=', 'sio:ping:must-not-run')],

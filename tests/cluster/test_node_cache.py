@@ -31,7 +31,7 @@ def cluster(tmp_path_factory):
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, namespace='sio', log_to_driver=False)
     yield cluster, caches
-    ray.shutdown()
+    sio_ray.shutdown()
     cluster.shutdown()
 
 

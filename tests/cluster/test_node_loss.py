@@ -22,7 +22,7 @@ def cluster():
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, namespace='sio', log_to_driver=False)
     yield cluster, nodes
-    ray.shutdown()
+    sio_ray.shutdown()
     cluster.shutdown()
 
 

@@ -19,7 +19,7 @@ def cluster():
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, namespace='sio', log_to_driver=False)
     yield {'sandbox': sandbox.node_id, 'plain': plain.node_id}
-    ray.shutdown()
+    sio_ray.shutdown()
     cluster.shutdown()
 
 

@@ -1,0 +1,111 @@
+"""sioworkersd's job groups on Ray: :func:`run_group`.
+
+OIOIOI hands sioworkersd a *group*: an environ whose ``workers_jobs`` maps job
+names to job environs, with the contest's ``oioioi_instance``, ``contest_id``,
+``contest_priority`` and ``contest_weight`` at the top.  As sioworkersd does,
+:func:`run_group`
+
+* accepts the group as a dict or as its JSON text, and an empty group;
+* stamps ``group_id`` (``GROUP_urn:uuid:…``) into the group and every job, a
+  fresh ``task_id`` (``urn:uuid:…``) and ``contest_uid``
+  (``[oioioi_instance, contest_id]``) into every job, and schedules every job
+  with the group's contest priority and weight;
+* refuses, before anything runs, a group one of whose jobs needs more memory
+  than ``max_task_ram_mib`` (sioworkersd's ``--max-task-ram``, 2048 MiB):
+  the group comes back with ``error`` and no results;
+* runs every job even when some fail, and returns the whole group with
+  ``workers_jobs.results`` holding the result environs of the jobs that
+  succeeded (each also says which ``worker`` ran it); when some failed, each
+  failed job in ``workers_jobs`` gets its ``error`` and the group an
+  ``error`` (``{message, traceback}``) starting ``Some tasks in a group failed.``
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import uuid
+
+from sio.workers.requirements import requirements
+from sio_ray.driver import run_many
+
+__all__ = ['run_group', 'MAX_TASK_RAM_MIB']
+
+#: sioworkersd's default ``--max-task-ram``.
+MAX_TASK_RAM_MIB = 2048
+
+
+def _parse(group: dict | str) -> dict:
+    if isinstance(group, (str, bytes)):
+        try:
+            group = json.loads(group)
+        except ValueError as exc:
+            raise ValueError(f'group: invalid JSON: {exc}') from None
+    if not isinstance(group, dict):
+        raise ValueError(f'group: {type(group).__name__} is not a dict')
+    jobs = group.get('workers_jobs')
+    if not isinstance(jobs, dict):
+        raise ValueError("group['workers_jobs']: must be a dict of job name: environ")
+    for name, job in jobs.items():
+        if not isinstance(job, dict):
+            raise ValueError(f"group['workers_jobs'][{name!r}]: {type(job).__name__} is not an environ")
+    return copy.deepcopy(group)
+
+
+def _admission_error(jobs: dict, limit: float | None) -> dict | None:
+    if limit is None:
+        return None
+    for name, job in jobs.items():
+        try:
+            needed = requirements(job).memory_mib
+        except ValueError as exc:
+            raise ValueError(f"group['workers_jobs'][{name!r}]: {exc}") from None
+        if needed > limit:
+            return {'message': f'One of the tasks requires {needed:g} MiB of RAM, '
+                               f'exceeding the limit of {limit:g} MiB',
+                    'traceback': ''}
+    return None
+
+
+def run_group(group: dict | str, max_task_ram_mib: float | None = MAX_TASK_RAM_MIB) -> dict:
+    """Run a sioworkersd group (see the module docs) and return it finished.
+
+    A group that is not a dict of job environs, or holds a bad environ,
+    raises :class:`ValueError` naming the key before anything is queued.
+    """
+    finished = _parse(group)
+    group_id = 'GROUP_' + uuid.uuid4().urn
+    finished['group_id'] = group_id
+    contest_uid = [finished.get('oioioi_instance'), finished.get('contest_id')]
+    jobs = finished['workers_jobs']
+    for job in jobs.values():
+        job.update(group_id=group_id, task_id=uuid.uuid4().urn, contest_uid=contest_uid)
+        for key in ('contest_priority', 'contest_weight'):
+            if key in finished:
+                job[key] = finished[key]
+    error = _admission_error(jobs, max_task_ram_mib)
+    if error is not None:
+        finished['error'] = error
+        return finished
+    names = list(jobs)
+    try:
+        results = run_many(jobs[name] for name in names)
+    except ValueError as exc:  # run_many names an environ by its index: name it by its name
+        message = re.sub(r'^environs\[(\d+)\]: ',
+                         lambda m: f"group['workers_jobs'][{names[int(m.group(1))]!r}]: ", str(exc))
+        raise ValueError(message) from None
+    succeeded, failures, tracebacks = {}, [], []
+    for name, result in zip(names, results):
+        if result.get('result') == 'FAILURE':
+            jobs[name]['error'] = {'message': str(result.get('exception', '')),
+                                   'traceback': str(result.get('traceback', ''))}
+            failures.append(f'{name}: {result.get("exception", "")}')
+            tracebacks.append(f'{name}:\n{result.get("traceback", "")}')
+        else:
+            succeeded[name] = result
+    finished['workers_jobs.results'] = succeeded
+    if failures:
+        finished['error'] = {'message': 'Some tasks in a group failed.\n\n' + '\n'.join(failures),
+                             'traceback': '\n'.join(tracebacks)}
+    return finished
