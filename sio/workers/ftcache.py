@@ -62,9 +62,9 @@ from filetracker.utils import check_name, split_name, versioned_name
 
 from sio.workers import stats
 from sio.workers.ftclient import (
-    NODE_CACHE_FILE, FiletrackerClient, FiletrackerError, UploadIgnored, _alive, _logical_size,
-    _parse_version, is_missing,
+    NODE_CACHE_FILE, FiletrackerClient, FiletrackerError, UploadIgnored, is_missing,
 )
+from sio.workers.util import pid_alive
 
 __all__ = ['NodeCacheServer', 'AlreadyRunning', 'parse_size', 'main']
 
@@ -234,9 +234,7 @@ class _Handler(BaseHTTPRequestHandler):
                 version = client.current_version(base)
             size = client.cached_size(base, version)
             if size is None:  # not here: the central server's answer
-                response = client._request('HEAD', base)
-                response.close()
-                version, size = _parse_version(response), _logical_size(response)
+                version, size = client.remote_stat(base)
         except FiletrackerError as exc:
             raise _error_for(exc) from None
         self._send(200, headers={
@@ -246,7 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _list(self, path, query):
         client = self.server.client
         try:
-            response = client._session().get(
+            response = client.session().get(
                 client.remote_url + '/list' + path, params={k: v[0] for k, v in query.items()},
                 timeout=client.timeout)
         except Exception as exc:
@@ -411,7 +409,7 @@ class NodeCacheServer(ThreadingHTTPServer):
         with self._registry_lock():
             with contextlib.suppress(OSError, ValueError):
                 other = json.loads(self.registry.read_text())
-                if _alive(other.get('pid')) and other.get('url') != self.url:
+                if pid_alive(other.get('pid')) and other.get('url') != self.url:
                     raise AlreadyRunning(other.get('url'))
             info = {'url': self.url, 'pid': os.getpid(), 'remote_url': self.client.remote_url,
                     'started': self.started}

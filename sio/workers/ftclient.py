@@ -50,6 +50,7 @@ from filetracker.client import FiletrackerError
 from filetracker.utils import check_name, split_name, versioned_name
 
 from sio.workers import stats
+from sio.workers.util import pid_alive
 
 __all__ = ['FiletrackerClient', 'UploadIgnored', 'is_missing', 'NODE_CACHE_FILE']
 
@@ -82,22 +83,6 @@ class UploadIgnored(FiletrackerError):
 
 class _Unreachable(FiletrackerError):
     """The server could not be connected to at all."""
-
-
-def _alive(pid) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:  # a zombie (dead, not yet reaped by its parent) is not alive
-        stat = Path(f'/proc/{pid}/stat').read_text()
-        return stat[stat.rindex(')') + 2] != 'Z'
-    except (OSError, ValueError, IndexError):
-        return True
 
 
 def _copy_fd(src: int, dst: int) -> None:
@@ -164,7 +149,8 @@ class FiletrackerClient:
 
     # -- HTTP --------------------------------------------------------------
 
-    def _session(self) -> requests.Session:
+    def session(self) -> requests.Session:
+        """This thread's HTTP session (connections are kept alive)."""
         session = getattr(self._local, 'session', None)
         if session is None:
             session = self._local.session = requests.Session()
@@ -178,7 +164,7 @@ class FiletrackerClient:
         if version is not None:
             kwargs['params'] = {'last_modified': email.utils.formatdate(version)}
         try:
-            response = self._session().request(method, url, timeout=self.timeout, **kwargs)
+            response = self.session().request(method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout as exc:
             raise FiletrackerError(
                 f'{method} {url}: no answer within {self.timeout} s (is the server hung?): {exc}'
@@ -397,7 +383,7 @@ class FiletrackerClient:
         node = self._node
         if not isinstance(node, dict) or node.get('remote_url') != self.remote_url:
             return None
-        return node.get('url') if _alive(node.get('pid')) else None
+        return node.get('url') if pid_alive(node.get('pid')) else None
 
     def _get_via_node(self, node: str, name: str, version: int | None, save_to: Path) -> str:
         base = split_name(name)[0]
@@ -513,7 +499,7 @@ class FiletrackerClient:
             raise UploadIgnored(
                 f'Upload of {base} ignored: the server keeps its newer version {stored} '
                 f'(this upload was version {sent}; clock skew or a pinned name)', stored)
-        remote_size = self._remote_size(base)
+        remote_size = self.remote_stat(base)[1]
         if remote_size != size:
             raise FiletrackerError(
                 f'Upload of {base} stored {remote_size} bytes instead of {size}'
@@ -528,8 +514,13 @@ class FiletrackerClient:
             if version is None:
                 raise FiletrackerError(f'File not available: {base}')
             return version
+        return self.remote_stat(base)[0]
+
+    def remote_stat(self, base: str) -> tuple[int | None, int]:
+        """The remote server's version and size of ``base`` (one ``HEAD``)."""
         response = self._request('HEAD', base)
-        return _parse_version(response)
+        response.close()
+        return _parse_version(response), int(_logical_size(response) or 0)
 
     def file_size(self, name: str) -> int:
         """Size in bytes of ``name`` (uncompressed)."""
@@ -538,10 +529,7 @@ class FiletrackerClient:
             return self._cache_path(base).stat().st_size
         if self.remote_url is None:
             raise FiletrackerError(f'File not available: {name}')
-        return self._remote_size(base)
-
-    def _remote_size(self, base: str) -> int:
-        return int(_logical_size(self._request('HEAD', base)) or 0)
+        return self.remote_stat(base)[1]
 
     def delete_file(self, name: str) -> None:
         """Delete ``name`` from the cache and from the server."""

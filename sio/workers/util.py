@@ -136,3 +136,20 @@ def is_exe(path: str | os.PathLike) -> bool:
     """Whether ``path`` is an executable regular file."""
     p = Path(path)
     return p.is_file() and os.access(p, os.X_OK)
+
+
+def pid_alive(pid: object) -> bool:
+    """Whether process ``pid`` runs (a zombie does not)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:  # a zombie (dead, not yet reaped by its parent) is not alive
+        line = Path(f'/proc/{pid}/stat').read_text()
+        return line[line.rindex(')') + 2] != 'Z'
+    except (OSError, ValueError, IndexError):
+        return True
