@@ -198,9 +198,11 @@ def node_cache_url(url: str | None = None) -> str | None:
 
 
 def launch_filetracker_server(url: str | None = None, max_cache_bytes: int | None = None,
-                              timeout: float = 30.0) -> str:
+                              timeout: float = 30.0) -> str | None:
     """Make sure this node's cache server for the central server ``url``
-    (default ``$FILETRACKER_URL``) runs; return its URL.
+    (default ``$FILETRACKER_URL``) runs; return its URL.  Without a central
+    server (no ``url``, no ``$FILETRACKER_URL``) there is nothing to cache:
+    nothing starts and the result is None.
 
     It is not a stock ``filetracker-server`` (which cannot pull through) but
     :class:`sio.workers.ftcache.NodeCacheServer`, started in the background
@@ -209,7 +211,8 @@ def launch_filetracker_server(url: str | None = None, max_cache_bytes: int | Non
     """
     url = url or os.environ.get('FILETRACKER_URL') or None
     if not url:
-        raise ValueError('launch_filetracker_server: no central server (give url or set FILETRACKER_URL)')
+        logger.info('No central filetracker server configured: no node cache server to start')
+        return None
     running = node_cache_url(url)
     if running:
         return running

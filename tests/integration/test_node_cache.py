@@ -274,6 +274,7 @@ def test_launch_filetracker_server_starts_one_in_the_background(ft_server, origi
     env = {k: v for k, v in os.environ.items() if k != 'FILETRACKER_URL'}
     bad = subprocess.run([str(exe)], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and 'give --url' in bad.stderr
+    assert ft.launch_filetracker_server() is None  # no central server: nothing to cache
 
 
 def test_jobs_fetch_directly_when_the_node_server_is_gone(ft_server, origin, request, tmp_path):
