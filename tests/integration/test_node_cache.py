@@ -219,7 +219,8 @@ def test_the_cache_stays_within_its_bound(ft_server, origin, request, tmp_path):
             time.sleep(0.1)
         kept = {p.name for p in files.rglob('f*')}
     assert 'f0' in kept and 'f4' in kept and len(kept) == 2
-    assert delta(before, 'ft_cache_evicted_bytes') == 300_000
+    # (more if the trimmer ran between two reads and f0 had to come back)
+    assert delta(before, 'ft_cache_evicted_bytes') >= 300_000
 
 
 def test_a_file_that_fails_its_checks_is_not_cached(lying_central):
