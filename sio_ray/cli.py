@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import as_completed
 from pathlib import Path
 
 from sio.workers import environ as envmod
@@ -51,17 +52,25 @@ def cmd_submit(args) -> int:
         print(f'sio-ray submit: {exc}', file=sys.stderr)
         return 2
     out = open(args.out, 'w', encoding='utf-8') if args.out else sys.stdout
-    failed = 0
+    failed = written = 0
+    _progress(0, len(futures), 0)
     with out:
-        for done, future in enumerate(futures, 1):
-            result = future.result()
-            failed += result.get('result') != 'SUCCESS'
-            out.write(envmod.to_json(result) + '\n')
+        # The bar moves as jobs finish; results go out in input order as soon as they can.
+        for done, future in enumerate(as_completed(futures), 1):
+            failed += future.result().get('result') != 'SUCCESS'
+            _progress(done, len(futures), failed)
+            while written < len(futures) and futures[written].done():
+                out.write(envmod.to_json(futures[written].result()) + '\n')
+                written += 1
             out.flush()
-            print(f'\rsio-ray submit: {done}/{len(futures)} done, {failed} failed', end='',
-                  file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return 1 if failed else 0
+
+
+def _progress(done: int, total: int, failed: int, width: int = 30) -> None:
+    filled = width * done // total if total else width
+    print(f"\rsio-ray submit: [{'#' * filled}{'.' * (width - filled)}] {done}/{total} done, "
+          f'{failed} failed', end='', file=sys.stderr, flush=True)
 
 
 def cmd_status(args) -> int:
