@@ -198,7 +198,8 @@ def node_cache_url(url: str | None = None) -> str | None:
 
 
 def launch_filetracker_server(url: str | None = None, max_cache_bytes: int | None = None,
-                              timeout: float = 30.0) -> str | None:
+                              timeout: float = 30.0, listen: str = '127.0.0.1',
+                              port: int = 0) -> str | None:
     """Make sure this node's cache server for the central server ``url``
     (default ``$FILETRACKER_URL``) runs; return its URL.  Without a central
     server (no ``url``, no ``$FILETRACKER_URL``) there is nothing to cache:
@@ -206,8 +207,9 @@ def launch_filetracker_server(url: str | None = None, max_cache_bytes: int | Non
 
     It is not a stock ``filetracker-server`` (which cannot pull through) but
     :class:`sio.workers.ftcache.NodeCacheServer`, started in the background
-    (``sio-run-filetracker``, in a session of its own, logging to
-    ``node-cache.log`` in the cache directory) unless one is already registered.
+    (``sio-run-filetracker --foreground`` in a session of its own, logging to
+    ``node-cache.log`` in the cache directory, bound to ``listen:port``, any
+    free port by default) unless one is already registered.
     """
     url = url or os.environ.get('FILETRACKER_URL') or None
     if not url:
@@ -217,7 +219,8 @@ def launch_filetracker_server(url: str | None = None, max_cache_bytes: int | Non
     if running:
         return running
     cache_dir = cache_dir_for(url)
-    argv = [sys.executable, '-m', 'sio.workers.ftcache', '--url', url]
+    argv = [sys.executable, '-m', 'sio.workers.ftcache', '--foreground', '--url', url,
+            '--listen', listen, '--port', str(port)]
     if max_cache_bytes is not None:
         argv += ['--max-size', str(max_cache_bytes)]
     with open(cache_dir / 'node-cache.log', 'ab') as log:

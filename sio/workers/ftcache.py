@@ -30,9 +30,10 @@ at most one live server is registered per directory.  It binds to loopback
 unless told otherwise, and keeps the cache within ``max_bytes`` by evicting
 the least recently used files.
 
-``sio-run-filetracker`` runs it in the foreground (a system service, or the
-start commands of ``cluster.yaml``); :func:`sio.workers.ft.launch_filetracker_server`
-starts one in the background; ``sio_ray`` runs one per node as a Ray actor.
+:func:`sio.workers.ft.launch_filetracker_server` and ``sio-run-filetracker``
+start one in the background unless one runs (``cluster.yaml`` does so on every
+node); ``sio-run-filetracker --foreground`` is the server itself (for a
+system service); ``sio_ray`` runs one per node as a Ray actor where none runs.
 """
 
 from __future__ import annotations
@@ -437,25 +438,37 @@ class NodeCacheServer(ThreadingHTTPServer):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``sio-run-filetracker``: run this node's cache server in the foreground."""
+    """``sio-run-filetracker``: make sure this node's cache server runs (as
+    :func:`sio.workers.ft.launch_filetracker_server` does) and print its URL;
+    with ``--foreground``, be that server until stopped (for a system service)."""
     parser = argparse.ArgumentParser(
         prog='sio-run-filetracker',
-        description="Run this node's filetracker cache server (pull-through, in front of "
-                    'the central filetracker server) until stopped.')
+        description="Start this node's filetracker cache server (pull-through, in front of "
+                    'the central filetracker server) unless it runs; print its URL.')
     parser.add_argument('--url', default=os.environ.get('FILETRACKER_URL'),
                         help='central filetracker URL (default: $FILETRACKER_URL)')
     parser.add_argument('--listen', default='127.0.0.1', help='address to bind (default: 127.0.0.1)')
     parser.add_argument('--port', type=int, default=0, help='port (default: any free one)')
     parser.add_argument('--max-size', type=_size_argument, default=None,
                         help='cache bound, e.g. 10G (default: $SIO_FT_CACHE_SIZE or 10G)')
-    parser.add_argument('--cache-dir', help="cache directory (default: the node's shared cache for --url)")
+    parser.add_argument('--foreground', action='store_true',
+                        help='serve in this process until SIGTERM (exit status 3 if a server '
+                             'already runs for this cache)')
     args = parser.parse_args(argv)
     if not args.url:
         parser.error('no central server: give --url or set FILETRACKER_URL')
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format='%(asctime)s %(levelname)s %(message)s')
+    if not args.foreground:
+        from sio.workers.ft import launch_filetracker_server
+        try:
+            print(launch_filetracker_server(args.url, args.max_size, listen=args.listen,
+                                            port=args.port), flush=True)
+        except (ValueError, RuntimeError) as exc:
+            parser.exit(1, f'sio-run-filetracker: {exc}\n')
+        return 0
     try:
-        server = NodeCacheServer(args.url, args.cache_dir, args.listen, args.port, args.max_size)
+        server = NodeCacheServer(args.url, None, args.listen, args.port, args.max_size)
     except (ValueError, OSError) as exc:
         parser.error(str(exc))
     try:

@@ -259,9 +259,10 @@ def test_launch_filetracker_server_starts_one_in_the_background(ft_server, origi
     try:
         assert ft.launch_filetracker_server(ft_server.url) == url
         exe = Path(sys.executable).with_name('sio-run-filetracker')
-        again = subprocess.run([str(exe), '--url', ft_server.url], capture_output=True,
-                               text=True, timeout=60)
-        assert again.returncode == 3 and again.stdout.strip() == url
+        for flags, status in (([], 0), (['--foreground'], 3)):
+            again = subprocess.run([str(exe), '--url', ft_server.url, *flags],
+                                   capture_output=True, text=True, timeout=60)
+            assert (again.returncode, again.stdout.strip()) == (status, url), again.stderr
         name = put(origin, request, tmp_path, 'in', b'through the background server')
         job = FiletrackerClient(ft_server.url, ft.cache_dir_for(ft_server.url))
         job.get_file(name, tmp_path / 'got')
