@@ -55,9 +55,10 @@ def missing_capability(options: dict, nodes: list[dict]) -> str | None:
     wanted_labels = options.get('label_selector') or {}
     labelled = [n for n in alive if has_labels(n, wanted_labels)]
     if not labelled:
-        return 'no node with ' + ', '.join(f'{k}={v}' for k, v in wanted_labels.items()) + \
-            ' (isolated sandbox unavailable; nodes get their tags from `sio-ray node-args` '
-            'at `ray start`, or from sio_ray.connect() starting a local Ray)'
+        wanted = ', '.join(f'{k}={v}' for k, v in wanted_labels.items())
+        return (f'no node with {wanted} (isolated sandbox unavailable; nodes get their tags '
+                'from `sio-ray node-args` at `ray start`, or from sio_ray.connect() starting '
+                'a local Ray)')
     needs = {'CPU': options.get('num_cpus', 1), 'memory': options.get('memory', 0),
              **options.get('resources', {})}
     for node in labelled:
