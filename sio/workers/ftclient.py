@@ -85,6 +85,10 @@ class _Unreachable(FiletrackerError):
     """The server could not be connected to at all."""
 
 
+class _TimedOut(FiletrackerError):
+    """The server did not answer in time."""
+
+
 def _copy_fd(src: int, dst: int) -> None:
     """Copy the rest of ``src`` to ``dst`` in the kernel where it can."""
     try:
@@ -166,7 +170,7 @@ class FiletrackerClient:
         try:
             response = self.session().request(method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout as exc:
-            raise FiletrackerError(
+            raise _TimedOut(
                 f'{method} {url}: no answer within {self.timeout} s (is the server hung?): {exc}'
             ) from None
         except requests.ConnectionError as exc:
@@ -424,8 +428,10 @@ class FiletrackerClient:
         if node is not None:
             try:
                 return self._get_via_node(node, name, version, save_to)
-            except _Unreachable as exc:  # fetch it ourselves, as without a node server
-                logger.warning('Node cache unreachable, going to %s: %s', self.remote_url, exc)
+            except (_Unreachable, _TimedOut) as exc:
+                # Fetch it ourselves, as without a node server (a fill of the server's
+                # still in progress is waited for on the file's lock, not repeated).
+                logger.warning('Node cache unavailable, going to %s: %s', self.remote_url, exc)
         if not add_to_cache:
             response, version = self._open_remote(base, version)
             save_to.parent.mkdir(parents=True, exist_ok=True)

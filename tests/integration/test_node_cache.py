@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -299,3 +300,14 @@ def test_jobs_fetch_directly_when_the_node_server_is_gone(ft_server, origin, req
     assert job.node_cache_url() is not None
     assert job.get_file(name, tmp_path / 'b') == name
     assert (tmp_path / 'b').read_bytes() == b'direct again'
+    # Registered, alive, listening, but never answering (hung): bypassed after the timeout.
+    with socket.socket() as hung:
+        hung.bind(('127.0.0.1', 0))
+        hung.listen()
+        (cache_dir / NODE_CACHE_FILE).write_text(json.dumps(
+            {'url': f'http://127.0.0.1:{hung.getsockname()[1]}', 'pid': os.getpid(),
+             'remote_url': ft_server.url}))
+        name = put(origin, request, tmp_path, 'c', b'after a hung node cache')
+        job = FiletrackerClient(ft_server.url, cache_dir, timeout=(1.0, 1.0))
+        assert job.get_file(name, tmp_path / 'c') == name
+        assert (tmp_path / 'c').read_bytes() == b'after a hung node cache'
