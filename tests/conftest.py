@@ -125,6 +125,14 @@ def unique(request, name: str) -> str:
     return f'/{re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)}/{name}'
 
 
+def put(client, request, tmp_path, name: str, data: bytes) -> str:
+    """Upload ``data`` as this test's file ``name`` through ``client`` (OIOIOI's
+    side, keeping no copy); return the stored versioned name."""
+    src = tmp_path / ('src-' + name)
+    src.write_bytes(data)
+    return client.put_file(unique(request, name), src, to_local_store=False)
+
+
 def transfers(server, path: str) -> int:
     """Number of GETs of ``path`` that sent a body (HEADs are logged as empty GETs)."""
     pattern = re.compile(r'"GET /files%s HTTP/1\.1" 200 (\d+)' % re.escape(path))

@@ -231,11 +231,12 @@ class _Handler(BaseHTTPRequestHandler):
         base, version = split_name(self._name(path, query))
         client = self.server.client
         try:
-            if version is None:
-                version = client.current_version(base)
-            size = client.cached_size(base, version)
-            if size is None:  # not here: the central server's answer
-                version, size = client.remote_stat(base)
+            if version is None:  # the central server's answer, or the cache's while it is down
+                version, size = client.current_stat(base)
+            else:
+                size = client.cached_size(base, version)
+                if size is None:  # not here: the central server's answer
+                    version, size = client.remote_stat(base)
         except FiletrackerError as exc:
             raise _error_for(exc) from None
         self._send(200, headers={

@@ -310,18 +310,26 @@ class FiletrackerClient:
             return None
         return st.st_size if int(st.st_mtime) == version else None
 
-    def current_version(self, base: str) -> int:
-        """The remote server's version of ``base``; the cached one (counted as
-        stale) when the server cannot be asked.  A missing file is an error."""
-        try:
-            return self.file_version(base)
-        except FiletrackerError as exc:
-            cached = self._cached_version(base)
-            if is_missing(exc) or cached is None:
-                raise
-            logger.warning('Serving the cached %s@%d: %s', base, cached, exc)
+    def current_stat(self, base: str) -> tuple[int | None, int | None]:
+        """The remote server's version and size of ``base`` (one ``HEAD``); the
+        cached ones (counted as stale) when the server cannot be asked.  A
+        missing file is an error."""
+        if self.remote_url is None:
+            error = FiletrackerError(f'File not available: {base}')
+        else:
+            try:
+                return self.remote_stat(base)
+            except FiletrackerError as exc:
+                if is_missing(exc):
+                    raise
+                error = exc
+        cached = self._cached_version(base)
+        if cached is None:
+            raise error
+        if self.remote_url is not None:
+            logger.warning('Serving the cached %s@%d: %s', base, cached, error)
             stats.count('ft_cache_stale')
-            return cached
+        return cached, self.cached_size(base, cached)
 
     def open_cached(self, name: str) -> tuple[BinaryIO, int]:
         """Open this node's cached copy of ``name``, filling the cache on a miss;
@@ -333,7 +341,7 @@ class FiletrackerClient:
         check_name(name)
         base, version = split_name(name)
         if version is None:
-            version = self.current_version(base)
+            version = self.current_stat(base)[0]
         f = self._open_hit(base, version)
         if f is None:
             f, version = self._fill(name, version)

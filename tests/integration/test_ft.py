@@ -15,7 +15,7 @@ from sio.workers.ftclient import FiletrackerClient, FiletrackerError, is_missing
 from sio.workers.ftserver import free_port
 from sio.workers.runner import run
 from sio.workers.util import TemporaryCwd
-from tests.conftest import transfers, unique
+from tests.conftest import put, transfers, unique
 
 
 @pytest.fixture
@@ -40,9 +40,7 @@ def test_upload_and_download_round_trip_with_versions(ft_server, client, request
 
 
 def test_download_destinations(ft_server, client, request, tmp_path):
-    src = tmp_path / 'src'
-    src.write_bytes(b'42\n')
-    name = client.put_file(unique(request, 'in.txt'), src)
+    name = put(client, request, tmp_path, 'in.txt', b'42\n')
     env = {'in_file': name}
     ft.init_instance(ft_server.url)
     with TemporaryCwd() as job:
@@ -57,9 +55,7 @@ def test_download_destinations(ft_server, client, request, tmp_path):
 
 
 def test_downloads_never_share_an_inode_with_the_cache(ft_server, client, request, tmp_path):
-    src = tmp_path / 'src'
-    src.write_bytes(b'original')
-    name = client.put_file(unique(request, 'exe'), src)
+    name = put(client, request, tmp_path, 'exe', b'original')
     env = {'exe_file': name}
     ft.init_instance(ft_server.url)
     with TemporaryCwd():

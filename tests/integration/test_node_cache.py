@@ -21,7 +21,7 @@ from sio.workers import ft, stats
 from sio.workers.ftcache import AlreadyRunning, NodeCacheServer
 from sio.workers.ftclient import NODE_CACHE_FILE, FiletrackerClient
 from sio.workers.ftserver import CentralServer, free_port
-from tests.conftest import transfers, unique
+from tests.conftest import put, transfers, unique
 
 
 @pytest.fixture
@@ -39,12 +39,6 @@ def node(ft_server):
 def stock(url):
     """A stock filetracker client without a cache of its own."""
     return Client(remote_url=url, local_store=None)
-
-
-def put(origin, request, tmp_path, name, data: bytes) -> str:
-    src = tmp_path / ('src-' + name)
-    src.write_bytes(data)
-    return origin.put_file(unique(request, name), src, to_local_store=False)
 
 
 def delta(before: dict, name: str) -> float:
