@@ -18,9 +18,27 @@ writes to it and writes what the interactor reads; the interactor gets the
 arguments ``num_processes r_0 w_0 r_1 w_1 ...`` (descriptors for reading from
 and writing to solution *i*), the test input on standard input, and writes
 its verdict to standard output: line 1 ``OK`` or anything else (wrong), line
-2 a message, line 3 a percentage.  A verdict from the interactor overrides the
-solution's own (a solution that hangs while the interactor already said
-``WRONG`` is WA).
+2 a message, line 3 a percentage.
+
+Which verdict wins, in order:
+
+1. A rule the box enforces was broken or the box itself failed: a solution
+   whose result is ``RV`` (a forbidden system call) or ``SE`` (its supervisor
+   failed), or any code other than ``OK``, ``TLE``, ``MLE``, ``OLE`` and
+   ``RE``, keeps that result whatever the interactor said (upstream let an
+   ``OK`` from the interactor hide it: a solution could answer, then break
+   the rules).  An interactor that broke a rule or whose box failed fails the
+   job: its verdict cannot be trusted.
+2. A verdict from the interactor (line 1 not empty) overrides the solution's
+   ``TLE``, ``MLE``, ``OLE`` and ``RE``: a solution stopped after it answered
+   is judged by its answers, as upstream (OIOIOI relies on it), and one that
+   hangs while the interactor already said ``WRONG`` is WA.
+3. Without a verdict: an interactor that failed otherwise than by a time limit
+   or ``SIGPIPE`` fails the job (``SE``); a solution that was stopped keeps its
+   result; an interactor killed by ``SIGPIPE`` means the solution exited
+   prematurely (WA); an interactor stopped by its time or wall-time limit is
+   ``TLE`` ("user's solution or interactor can be the cause").  Anything else
+   fails the job.
 """
 
 from __future__ import annotations
@@ -43,7 +61,19 @@ class InteractorError(Exception):
     """The interactor failed: a system problem, not a verdict."""
 
 
+#: The solution results an interactor's verdict may override: the solution
+#: was stopped (or failed) after it may have answered.  Every other code (``RV``,
+#: ``SE``, anything a supervisor may report in future) is a broken rule or a
+#: failed box, and always wins.
+OVERRIDABLE = frozenset({'OK', 'TLE', 'MLE', 'OLE', 'RE'})
+
+
 def _aggregate(results: list[ExecutionResult]) -> ExecutionResult:
+    """One result for all solution processes: the first that broke a rule, else
+    the first that is not OK, else the first with the largest time and memory."""
+    for result in results:
+        if result.result_code not in OVERRIDABLE:
+            return result
     for result in results:
         if result.result_code != 'OK':
             return result
@@ -57,8 +87,12 @@ def _killed_by_sigpipe(result: ExecutionResult) -> bool:
     return result.exit_signal == signal.SIGPIPE
 
 
-def run(environ: dict, make_executor=IsolatedExecutor) -> dict:
-    """Run the solution processes against the interactor and give the verdict."""
+def run(environ: dict, make_executor=IsolatedExecutor, make_interactor_executor=None) -> dict:
+    """Run the solution processes against the interactor and give the verdict.
+
+    ``make_executor`` makes the executors of the solutions,
+    ``make_interactor_executor`` the interactor's (default: the same kind)."""
+    make_interactor_executor = make_interactor_executor or make_executor
     if 'exec_time_limit' not in environ:
         raise KeyError("environ['exec_time_limit'] is required for interactive jobs")
     processes = environ.get('num_processes', 1)
@@ -113,7 +147,7 @@ def run(environ: dict, make_executor=IsolatedExecutor) -> dict:
     def run_interactor() -> None:
         try:
             with open(stdin_path, 'rb') as stdin, open_output(out) as stdout:
-                interactor_result.append(make_executor()(
+                interactor_result.append(make_interactor_executor()(
                     ['./soc', *interactor_args], cwd=interactor_box, stdin=stdin, stdout=stdout,
                     ignore_errors=True, pass_fds=tuple(interactor_fds),
                     fds_to_close=tuple(interactor_fds), environ=environ,
@@ -149,6 +183,14 @@ def _judge(environ: dict, sol: ExecutionResult, inter: ExecutionResult, out: Pat
     environ.update(time_used=sol.time_used, mem_used=sol.mem_used,
                    num_syscalls=sol.num_syscalls, time_measure=sol.time_measure,
                    limits_enforced_by=sol.limits_enforced_by)
+    if inter.result_code not in OVERRIDABLE:
+        environ.update(result_code='SE', result_string=inter.result_string,
+                       result_percentage=[0, 1])
+        raise InteractorError(f'interactor failed: {inter.result_code} ({inter.result_string})')
+    if sol.result_code not in OVERRIDABLE:
+        environ.update(result_code=sol.result_code, result_string=sol.result_string,
+                       result_percentage=[0, 1])
+        return
     lines = [line.rstrip() for line in out.read_bytes().decode('utf-8', 'replace').split('\n')]
     lines += ['', '', '']
     if lines[0]:
@@ -164,7 +206,7 @@ def _judge(environ: dict, sol: ExecutionResult, inter: ExecutionResult, out: Pat
         environ.update(result_code=sol.result_code, result_string=sol.result_string)
     elif _killed_by_sigpipe(inter):
         environ.update(result_code='WA', result_string='solution exited prematurely')
-    elif inter.real_time_killed:
+    elif inter.real_time_killed or inter.result_code == 'TLE':
         environ.update(result_code='TLE', result_string='interactor time limit exceeded '
                        "(user's solution or interactor can be the cause)")
     else:
