@@ -13,6 +13,13 @@ keeps no order between them).  When one comes up, the dispatcher *drains* a
 node: it pins the exclusive job there (with the whole ``node_slot``) and keeps
 every other job off that node (``ray.io/node-id: !in(...)``) until the
 exclusive job has finished.
+
+Every job in flight is held to its wall-clock bound (:mod:`sio_ray.bounds`):
+past it, the job is interrupted, then its worker killed if it does not stop,
+and it comes back as FAILURE naming the bound.  A cancelled job is stopped the
+same way.  Each job's future resolves exactly once; :attr:`JobFuture.ran`
+says whether the result is one of a job that ran (only those may be kept,
+e.g. in a :class:`~sio_ray.journal.Journal`).
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ from dataclasses import dataclass, field
 
 import ray
 
-from sio_ray import metrics, tags
+from sio.workers.wallbound import WallBound
+from sio_ray import bounds, metrics, tags
 from sio_ray.placement import has_labels
 from sio_ray.queue import PriorityQueue
 from sio_ray.results import failure
@@ -45,14 +53,34 @@ _KV_PREFIX = 'sio-queue:'
 PUBLISHED_TTL = 10.0
 
 
+class JobFuture(Future):
+    """The future of one job; :attr:`ran` is true once it holds the result of a
+    job that ran (not one the driver made for a job that was cancelled, shut
+    down or lost)."""
+
+    ran = False
+
+
 @dataclass
 class Job:
     environ: dict
     options: dict
     exclusive: bool
-    future: Future = field(default_factory=Future)
+    bound: WallBound | None = None
+    future: JobFuture = field(default_factory=JobFuture)
     node: str | None = None  # the drained node of an exclusive job
     queued_at: float = field(default_factory=time.monotonic)
+    attempt: int = -1  # the latest attempt seen started
+    started_at: float | None = None  # when it was seen started (this driver's clock)
+    stopping: str | None = None  # why it is being stopped: its FAILURE message
+    stop_sent: float = 0.0
+    forced: bool = False
+
+    def resolve(self, result: dict, ran: bool) -> None:
+        """Deliver the job's one result (later ones are ignored)."""
+        if not self.future.done():
+            self.future.ran = ran
+            self.future.set_result(result)
 
 
 def _window_size() -> int:
@@ -68,6 +96,9 @@ class Dispatcher:
         self._queue = PriorityQueue()
         self._lock = threading.Condition()
         self._inflight: dict[ray.ObjectRef, Job] = {}
+        # Tasks of submit() (outside the queue): only held to their bounds.
+        self._watched: dict[ray.ObjectRef, Job] = {}
+        self._policed_at = 0.0
         self._draining: set[str] = set()
         self._stopped = False
         self._published_at = 0.0
@@ -76,22 +107,34 @@ class Dispatcher:
                                         daemon=True)
         self._thread.start()
 
-    def submit(self, environ: dict, options: dict, exclusive: bool) -> Future:
-        job = Job(environ, options, exclusive)
+    def submit(self, environ: dict, options: dict, exclusive: bool,
+               bound: WallBound | None = None) -> JobFuture:
+        job = Job(environ, options, exclusive, bound)
         with self._lock:
             self._queue.push(environ, job)
             self._lock.notify_all()
         return job.future
 
+    def watch(self, ref: ray.ObjectRef, environ: dict, bound: WallBound) -> None:
+        """Hold a task started outside the queue to its bound (past it, the task
+        is cancelled: its reference raises ``TaskCancelledError``)."""
+        with self._lock:
+            self._watched[ref] = Job(environ, {}, False, bound)
+            self._lock.notify_all()
+
     def cancel(self, futures) -> None:
         """Cancel jobs: queued ones never start; running ones are interrupted
-        (their sandboxes killed) and come back as FAILURE."""
+        (their sandboxes killed; their worker too if they do not stop) and
+        come back as FAILURE."""
         targets = set(futures)
         with self._lock:
             for job in self._queue.remove_if(lambda job: job.future in targets):
-                job.future.set_result(failure(job.environ, CANCELLED))
-            refs = [ref for ref, job in self._inflight.items() if job.future in targets]
-        for ref in refs:
+                job.resolve(failure(job.environ, CANCELLED), ran=False)
+            stopping = [(ref, job) for ref, job in self._inflight.items()
+                        if job.future in targets and job.stopping is None]
+            for _, job in stopping:
+                job.stopping, job.stop_sent = CANCELLED, time.monotonic()
+        for ref, _ in stopping:
             ray.cancel(ref, force=False)
 
     @property
@@ -114,7 +157,7 @@ class Dispatcher:
     def _loop(self) -> None:
         while not self._stopped:
             with self._lock:
-                while not self._queue and not self._inflight and not self._stopped:
+                while not (self._queue or self._inflight or self._watched or self._stopped):
                     self._publish()
                     self._lock.wait(PUBLISHED_TTL / 2)
                 if self._stopped:
@@ -127,6 +170,10 @@ class Dispatcher:
                 self._fill()
                 self._publish()
                 refs = list(self._inflight)
+            try:
+                self._police()
+            except Exception:  # Ray going away; the loop notices
+                logger.debug('checking bounds failed', exc_info=True)
             if not refs:
                 with self._lock:
                     self._lock.wait(0.05)  # an exclusive job waits for a node to drain
@@ -144,23 +191,85 @@ class Dispatcher:
                     job = self._inflight.pop(ref)
                     if job.node:
                         self._draining.discard(job.node)
-                try:
-                    job.future.set_result(ray.get(ref))
-                except ray.exceptions.TaskCancelledError:
-                    job.future.set_result(failure(job.environ, CANCELLED))
-                except Exception as exc:  # a system failure Ray gave up on: still a result
-                    job.future.set_result(failure(job.environ, f'the job was lost: {exc}',
-                                                  f'{type(exc).__name__}: {exc}'))
+                self._finish(ref, job)
         self._abandon(SHUT_DOWN)
+
+    def _finish(self, ref: ray.ObjectRef, job: Job) -> None:
+        """Deliver the result of a job whose task ended."""
+        try:
+            job.resolve(ray.get(ref), ran=True)
+            return
+        except Exception as exc:
+            error = exc
+        if job.stopping is not None:
+            bounds.forget(ref.task_id().hex())
+            if job.stopping == CANCELLED:
+                job.resolve(failure(job.environ, CANCELLED), ran=False)
+            else:  # stopped at its bound: it ran, and this is how it ended
+                how = ('its worker process was killed: the job did not stop within '
+                       f'{bounds.FORCE_AFTER:g} s of being interrupted' if job.forced
+                       else 'it was interrupted and its boxes killed')
+                job.resolve(failure(job.environ, job.stopping,
+                                    f'{job.stopping}\nsio_ray stopped the job: {how}.\n'
+                                    f'Ray reported: {type(error).__name__}'), ran=True)
+        elif isinstance(error, ray.exceptions.TaskCancelledError):
+            job.resolve(failure(job.environ, CANCELLED), ran=False)
+        else:  # a system failure Ray gave up on: still a result
+            job.resolve(failure(job.environ, f'the job was lost: {error}',
+                                f'{type(error).__name__}: {error}'), ran=False)
+
+    def _police(self) -> None:
+        """Note which jobs started (the clock of their bound) and stop those
+        past their bound, or past the grace of an interruption."""
+        now = time.monotonic()
+        if now - self._policed_at < bounds.POLL_INTERVAL:
+            return
+        self._policed_at = now
+        with self._lock:
+            jobs = list(self._inflight.items()) + list(self._watched.items())
+        if not jobs:
+            return
+        if self._watched:
+            watched = list(self._watched)
+            ended, _ = ray.wait(watched, num_returns=len(watched), timeout=0, fetch_local=False)
+            with self._lock:
+                for ref in ended:
+                    if self._watched.pop(ref).stopping is not None:
+                        bounds.forget(ref.task_id().hex())
+        started = bounds.started_attempts()
+        soft, force = [], []
+        with self._lock:
+            self._stop_overdue(jobs, started, now, soft, force)
+        for ref in soft:
+            ray.cancel(ref, force=False)
+        for ref in force:
+            ray.cancel(ref, force=True)
+
+    @staticmethod
+    def _stop_overdue(jobs, started, now, soft, force) -> None:
+        for ref, job in jobs:
+            attempt = started.get(ref.task_id().hex(), -1)
+            if attempt > job.attempt:  # started (again, after a system failure)
+                job.attempt, job.started_at = attempt, now
+            if job.stopping is None:
+                if job.bound is not None and job.started_at is not None \
+                        and now - job.started_at > job.bound.seconds:
+                    job.stopping, job.stop_sent = job.bound.message(), now
+                    logger.warning('Stopping job %s: %s', job.options.get('name', ''),
+                                   job.stopping)
+                    soft.append(ref)
+            elif not job.forced and now - job.stop_sent > bounds.FORCE_AFTER:
+                job.forced = True
+                force.append(ref)
 
     def _abandon(self, why: str) -> None:
         """Give every job still waiting or in flight its FAILURE result."""
         with self._lock:
             jobs = list(self._inflight.values()) + self._queue.remove_if(lambda job: True)
             self._inflight.clear()
+            self._watched.clear()
         for job in jobs:
-            if not job.future.done():
-                job.future.set_result(failure(job.environ, why))
+            job.resolve(failure(job.environ, why), ran=False)
 
     def _fill(self) -> None:
         while self._queue and len(self._inflight) < self.window:

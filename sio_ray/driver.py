@@ -22,7 +22,8 @@ import ray
 
 from sio.workers import environ as envmod
 from sio.workers.requirements import requirements
-from sio_ray import placement, tags
+from sio.workers.wallbound import WallBound
+from sio_ray import bounds, placement, tags
 from sio_ray.connection import connect
 from sio_ray.dispatcher import dispatcher
 from sio_ray.journal import Journal, job_key
@@ -31,16 +32,17 @@ from sio_ray.results import failure
 from sio_ray.task import run_job
 
 
-def _prepare(environ: dict, index: int | None = None) -> tuple[dict, dict]:
-    """Validate one environ; return (a private copy, its Ray options)."""
+def _prepare(environ: dict, index: int | None = None) -> tuple[dict, dict, WallBound]:
+    """Validate one environ; return (a private copy, its Ray options, its wall-clock bound)."""
     where = '' if index is None else f'environs[{index}]: '
     try:
         envmod.validate(environ)
         PriorityQueue.check(environ)
         options = placement.task_options(environ, requirements(environ))
+        bound = bounds.bound_for(environ)
     except (envmod.EnvironError, ValueError, TypeError) as exc:
         raise ValueError(f'{where}{exc}') from None
-    return copy.deepcopy(environ), options
+    return copy.deepcopy(environ), options, bound
 
 
 def _check_feasible(environ: dict, options: dict, nodes: list[dict]) -> tuple[dict, dict | None]:
@@ -57,13 +59,17 @@ def submit(environ: dict, **options) -> ray.ObjectRef:
     """Hand one job to Ray at once, outside the driver's queue; the reference
     resolves to its result environ.  ``options`` override the Ray task options
     derived from the environ.  (Exclusive jobs keep their node to themselves
-    but, unqueued, may wait behind later jobs: prefer :func:`run_many`.)"""
-    prepared, derived = _prepare(environ)
+    but, unqueued, may wait behind later jobs: prefer :func:`run_many`.)
+    The job is held to its wall-clock bound (:mod:`sio_ray.bounds`); past
+    it, the task is stopped and the reference raises ``TaskCancelledError``."""
+    prepared, derived, bound = _prepare(environ)
     connect()
     options, failure = _check_feasible(prepared, {**derived, **options}, ray.nodes())
     if failure is not None:
         return ray.put(failure)
-    return run_job.options(**options).remote(prepared)
+    ref = run_job.options(**options).remote(prepared)
+    dispatcher().watch(ref, prepared, bound)
+    return ref
 
 
 def _done(result: dict) -> Future:
@@ -73,13 +79,20 @@ def _done(result: dict) -> Future:
 
 
 def _recorded(inner: Future, journal: Journal, key: str) -> Future:
-    """A future that resolves only once the result is safely in the journal."""
+    """A future that resolves only once the result is safely in the journal.
+    Only the result of a job that ran is recorded: one that was cancelled,
+    shut down with its driver or lost runs again when the batch is resumed."""
     outer = Future()
 
     def record(done: Future) -> None:
         result = done.result()
-        journal.record(key, result)
-        outer.set_result(result)
+        try:
+            if getattr(done, 'ran', False):
+                journal.record(key, result)
+        except Exception as exc:  # e.g. the journal was closed: say so, never hang
+            outer.set_exception(exc)
+        else:
+            outer.set_result(result)
 
     inner.add_done_callback(record)
     return outer
@@ -95,7 +108,7 @@ def submit_many(environs: Iterable[dict], journal: Journal | None = None) -> lis
     nodes = ray.nodes()
     queue = dispatcher()
     futures = []
-    for index, (env, options) in enumerate(prepared):
+    for index, (env, options, bound) in enumerate(prepared):
         key = job_key(index, env) if journal is not None else None
         recorded = journal.result(key) if journal is not None else None
         if recorded is not None:
@@ -106,7 +119,7 @@ def submit_many(environs: Iterable[dict], journal: Journal | None = None) -> lis
             future = _done(failure)
         else:
             exclusive = options['resources'].get(tags.NODE_SLOT, 0) >= 1
-            future = queue.submit(env, options, exclusive)
+            future = queue.submit(env, options, exclusive, bound)
         if journal is not None:
             future = _recorded(future, journal, key)
         futures.append(future)

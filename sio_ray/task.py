@@ -23,11 +23,16 @@ def run_job(environ: dict) -> dict:
     """Perform one job on this node and return the result environ."""
     from sio.workers import stats
     from sio.workers.runner import run
-    from sio_ray import metrics, nodecache
+    from sio_ray import bounds, metrics, nodecache
     started = time.monotonic()
-    metrics.job_started(environ, _attempt())
-    nodecache.ensure_for(environ)
-    result = run(environ)
-    metrics.job_finished(result, time.monotonic() - started)
-    metrics.export(stats.take())
-    return result
+    attempt = _attempt()
+    announced = bounds.announce_start(attempt)  # the driver's clock for the job's bound
+    try:
+        metrics.job_started(environ, attempt)
+        nodecache.ensure_for(environ)
+        result = run(environ)
+        metrics.job_finished(result, time.monotonic() - started)
+        metrics.export(stats.take())
+        return result
+    finally:
+        bounds.withdraw(announced)

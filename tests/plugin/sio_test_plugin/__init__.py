@@ -57,6 +57,53 @@ def sleep_job(environ):
     return environ
 
 
+def hang_job(environ):
+    """Hangs for good, as a job whose checker left a FIFO where feedback is read.
+
+    Starts a child process whose command line holds ``marker``, appends its
+    pid to ``starts_file`` (one line per attempt), then blocks opening a FIFO
+    nobody writes: an interruption cannot wake it."""
+    import subprocess
+    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(10**6)',
+                      environ.get('marker', 'test-hang-child')])
+    if environ.get('starts_file'):
+        with open(environ['starts_file'], 'a') as f:
+            f.write(f'{os.getpid()}\n')
+    fifo = os.path.join(tempcwd(), 'feedback')
+    os.mkfifo(fifo)
+    with open(fifo) as f:
+        f.read()
+    return environ
+
+
+def wait_job(environ):
+    """Creates the file ``arrive`` (if given), then waits until every path of
+    ``wait_for`` exists (at most ``wait_timeout`` s, default 120, then fails);
+    records when it ran (``started``, ``ended``)."""
+    environ['started'] = time.time()
+    if environ.get('arrive'):
+        open(environ['arrive'], 'a').close()
+    deadline = time.monotonic() + environ.get('wait_timeout', 120)
+    while not all(os.path.exists(p) for p in environ.get('wait_for', [])):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited in vain for {environ.get('wait_for')}")
+        time.sleep(0.02)
+    environ['ended'] = time.time()
+    return environ
+
+
+def stamp_start_filter(environ):
+    """Records when the job started on its worker (``stamp_started``)."""
+    environ['stamp_started'] = time.time()
+    return environ
+
+
+def stamp_end_filter(environ):
+    """Records when the job ended on its worker (``stamp_ended``)."""
+    environ['stamp_ended'] = time.time()
+    return environ
+
+
 def exclusive_requirements(environ, base):
     """``test-exclusive`` jobs need a node of their own, like cpu-exec."""
     return base.replace(exclusive=True)
