@@ -5,12 +5,17 @@
 A trivial static program (``return 0``) is started by ``subprocess`` (plain
 fork+exec), by the unprotected executor and by the isolated executor, and a
 whole ``exec`` job (local files, default comparator) runs it; medians and p95
-in ms, and the ratio/difference to plain fork+exec.
+in ms, and the ratio/difference to plain fork+exec.  Each is measured back to
+back and after 50 ms of idleness (moving a process into a cgroup waits for
+the kernel after a pause; see :mod:`sio.workers.isolation.cgroups`), and the
+isolated executor also without its own tmpfs (``SIO_BOX_TMPFS=0``), so the
+cost of each defence shows.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -43,21 +48,40 @@ def main() -> None:
         exe = str(box / 'r')
         (tmp / 'in').write_text('')
         runs, warmup = args.runs, max(3, args.runs // 10)
-        rows = {
-            'plain fork+exec': sample_ms(lambda: subprocess.run([exe], check=True), runs, warmup),
-            'unprotected executor': sample_ms(lambda: UnprotectedExecutor()([exe], cwd=box),
-                                              runs, warmup),
-            'isolated executor': sample_ms(lambda: IsolatedExecutor()(['./r'], cwd=box),
-                                           runs, warmup),
-            'exec job + comparator': sample_ms(lambda: _exec_job(tmp), runs, warmup),
+        def host_disk_box():
+            os.environ['SIO_BOX_TMPFS'] = '0'
+            try:
+                IsolatedExecutor()(['./r'], cwd=box)
+            finally:
+                del os.environ['SIO_BOX_TMPFS']
+
+        cases = {
+            'plain fork+exec': lambda: subprocess.run([exe], check=True),
+            'unprotected executor': lambda: UnprotectedExecutor()([exe], cwd=box),
+            'isolated executor': lambda: IsolatedExecutor()(['./r'], cwd=box),
+            'isolated, box on host disk': host_disk_box,
+            'exec job + comparator': lambda: _exec_job(tmp),
         }
-        print(f'cgroups: {cgroups.backend() or "none (rlimits)"}; bwrap: {shutil.which("bwrap")}')
+        rows = {}
+        for name, fn in cases.items():
+            rows[name] = sample_ms(fn, runs, warmup)
+            rows[name + ' (idle 50 ms)'] = sample_ms(fn, max(10, runs // 4), 1, idle=0.05)
+        print(f'cgroups: {cgroups.backend() or "none (rlimits)"}; bwrap: {shutil.which("bwrap")}; '
+              f'cgroup v2 favordynmods: {_favordynmods()}')
         base = statistics.median(rows['plain fork+exec'])
-        print(f'{"":24} {"median":>9} {"p95":>9} {"ratio":>7} {"+ms":>7}')
+        print(f'{"":42} {"median":>9} {"p95":>9} {"ratio":>7} {"+ms":>7}')
         for name, values in rows.items():
             median = statistics.median(values)
-            print(f'{name:24} {median:9.2f} {p95(values):9.2f} {median / base:7.1f} '
+            print(f'{name:42} {median:9.2f} {p95(values):9.2f} {median / base:7.1f} '
                   f'{median - base:7.2f}')
+
+
+def _favordynmods() -> str:
+    for line in Path('/proc/self/mounts').read_text().splitlines():
+        fields = line.split()
+        if fields[2] == 'cgroup2':
+            return 'on' if 'favordynmods' in fields[3].split(',') else 'off'
+    return 'no cgroup2 mount'
 
 
 if __name__ == '__main__':

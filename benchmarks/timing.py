@@ -7,12 +7,14 @@ import statistics
 import time
 
 
-def sample_ms(fn, runs: int, warmup: int = 1) -> list[float]:
-    """Wall times of ``runs`` calls of ``fn`` in ms, after ``warmup`` untimed calls."""
+def sample_ms(fn, runs: int, warmup: int = 1, idle: float = 0.0) -> list[float]:
+    """Wall times of ``runs`` calls of ``fn`` in ms, after ``warmup`` untimed calls
+    (each call after ``idle`` seconds of sleep, which is not timed)."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(runs):
+        time.sleep(idle)
         start = time.perf_counter()
         fn()
         times.append((time.perf_counter() - start) * 1000)

@@ -31,6 +31,7 @@ from sio.executors.files import fetch_input, open_output, upload_output
 from sio.workers import ft
 from sio.workers.executors import (ExecutionResult, IsolatedExecutor, Limits, UnprotectedExecutor,
                                    cap_result_string)
+from sio.workers.isolation.box import MEMORY_MODES
 from sio.workers.util import tempcwd
 
 
@@ -40,7 +41,13 @@ def prepare_solution(environ: dict, executor, box: Path) -> tuple[runners.Progra
     language's runtime)."""
     limits = Limits.resolve({}, environ, 'exec_')
     memory = limits.mem_limit or executor.default_limits.mem_limit
+    mode = environ.get('exec_memory_mode')
+    if mode is not None and mode not in MEMORY_MODES:
+        raise ValueError(f"environ['exec_memory_mode']: {mode!r} is not one of "
+                         f"{', '.join(MEMORY_MODES)}")
     program = runners.prepare(environ, box, memory)
+    if program.memory_mode is None:
+        program.memory_mode = mode
     box_memory = memory + program.extra_memory_kib if memory else None
     return program, Limits(limits.time_limit, limits.real_time_limit, box_memory,
                            limits.output_limit)
@@ -54,7 +61,7 @@ def run_prepared(program: runners.Program, limits: Limits, executor, box: Path,
             program.argv, cwd=box, stderr=stderr, ignore_errors=True,
             time_limit=limits.time_limit, real_time_limit=limits.real_time_limit,
             mem_limit=limits.mem_limit, output_limit=limits.output_limit,
-            ro_binds=program.ro_binds, **streams)
+            ro_binds=program.ro_binds, memory_mode=program.memory_mode, **streams)
         stderr.seek(0)
         return program.adjust(result, stderr.read(1 << 16))
 
@@ -70,7 +77,7 @@ def _run_program(environ: dict, executor, job_dir: Path, out: Path) -> None:
         result_code=result.result_code, result_string=result.result_string,
         time_used=result.time_used, mem_used=result.mem_used,
         num_syscalls=result.num_syscalls, time_measure=result.time_measure,
-        limits_enforced_by=result.limits_enforced_by)
+        memory_mode=result.memory_mode, limits_enforced_by=result.limits_enforced_by)
 
 
 def run(environ: dict, executor=None) -> dict:

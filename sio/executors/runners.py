@@ -41,6 +41,9 @@ class Program:
     ro_binds: list[tuple[str, str]] = field(default_factory=list)
     #: Added to the memory limit of the box (KiB).
     extra_memory_kib: int = 0
+    #: How memory is limited and measured (``address-space`` or ``resident``;
+    #: None: the executor's default).
+    memory_mode: str | None = None
     #: Turns the run's result (and its standard error) into the verdict the
     #: language deserves.
     adjust: Callable[[ExecutionResult, bytes], ExecutionResult] = _unchanged
@@ -104,7 +107,8 @@ def prepare(environ: dict, box: Path, mem_limit_kib: int | None) -> Program:
         flags = ['-XX:+UseG1GC', '-XX:ParallelGCThreads=2', '-XX:ConcGCThreads=1',
                  '-XX:CICompilerCount=2', '-XX:-UsePerfData']
         return Program([java, *memory, *flags, *target, *args],
-                       ro_binds=binds, extra_memory_kib=JAVA_OVERHEAD_KIB, adjust=_java_verdict)
+                       ro_binds=binds, extra_memory_kib=JAVA_OVERHEAD_KIB, adjust=_java_verdict,
+                       memory_mode='resident')  # a JVM reserves far more than it uses
     if mode == 'python':
         fetch_program(environ, box, 'a.py')
         python = python_runtime()

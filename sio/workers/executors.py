@@ -86,6 +86,9 @@ class ExecutionResult:
     time_measure: str = 'cpu'
     #: How memory and process limits were enforced: ``cgroup-v2``, ``cgroup-v1`` or ``rlimit``.
     limits_enforced_by: str = 'rlimit'
+    #: What ``mem_used`` and the memory limit measure: ``address-space`` (the
+    #: peak of virtual memory, as SIO2) or ``resident``.
+    memory_mode: str = 'address-space'
 
     def __getitem__(self, key: str) -> Any:
         try:
@@ -277,6 +280,11 @@ class _SupervisedExecutor(BaseExecutor):
     count_instructions = False
     allow_exec = False
     allow_sockets = False
+    #: ``address-space`` (SIO2's measure) or ``resident``; a call's ``memory_mode`` overrides it.
+    memory_mode = 'address-space'
+
+    def _image_kib(self, program: str, cwd: Path) -> int:
+        return 0
 
     def _default_real_time_limit(self, limits: Limits) -> int | None:
         raise NotImplementedError
@@ -293,9 +301,10 @@ class _SupervisedExecutor(BaseExecutor):
     def _execute(self, argv, *, env, cwd, stdin, stdout, stderr, limits, pass_fds,
                  ro_binds: Sequence[tuple[str, str]] = (), fds_to_close: Sequence[int] = (),
                  file_size_limit: int | None = None, cancel: threading.Event | None = None,
-                 **kwargs):
+                 memory_mode: str | None = None, **kwargs):
         env = self._env(env)
         program = self._program(argv[0], cwd, env)
+        memory_mode = memory_mode or self.memory_mode
         counting = self.count_instructions
         request = box.BoxRequest(
             argv=[program, *argv[1:]], box_dir=cwd, stdin=stdin,
@@ -306,6 +315,7 @@ class _SupervisedExecutor(BaseExecutor):
             if counting and limits.time_limit else None,
             real_time_limit_ms=limits.real_time_limit or self._default_real_time_limit(limits),
             memory_bytes=limits.mem_limit * 1024 if limits.mem_limit else None,
+            memory_mode=memory_mode,
             output_limit=file_size_limit or (
                 limits.output_limit if self.enforces_output_limit else None),
             max_tasks=self.max_tasks,
@@ -324,20 +334,26 @@ class _SupervisedExecutor(BaseExecutor):
             time_used, measure = outcome.instructions // INSTRUCTIONS_PER_MS, 'instructions'
         else:
             time_used, measure = outcome.cpu_us // 1000, 'cpu'
-        memory_exceeded = outcome.oom_killed or bool(
-            outcome.enforced_by == 'rlimit' and limits.mem_limit
-            and outcome.maxrss_kib >= limits.mem_limit)
+        if memory_mode == 'address-space':
+            # A program whose image alone exceeds RLIMIT_AS dies in execve, unmeasured.
+            mem_used = max(outcome.vm_peak_kib, self._image_kib(program, cwd))
+        else:
+            mem_used = outcome.maxrss_kib
+        memory_exceeded = outcome.oom_killed or bool(limits.mem_limit and (
+            mem_used > limits.mem_limit if memory_mode == 'address-space'
+            else outcome.enforced_by == 'rlimit' and mem_used >= limits.mem_limit))
         result_code, result_string = verdict(
             exited=outcome.exited, exit_code=outcome.exit_code, signal_number=outcome.signal,
             time_used=time_used, time_limit=limits.time_limit,
             time_limit_hit=outcome.time_limit_hit, wall_killed=outcome.wall_killed,
             memory_exceeded=memory_exceeded, forbidden_syscall=outcome.forbidden_syscall)
         return ExecutionResult(
-            result_code, result_string, time_used=time_used, mem_used=outcome.maxrss_kib,
+            result_code, result_string, time_used=time_used, mem_used=mem_used,
             real_time_used=outcome.wall_us // 1000,
             return_code=outcome.exit_code if outcome.exited else -1,
             exit_signal=outcome.signal, real_time_killed=outcome.wall_killed,
-            time_measure=measure, limits_enforced_by=outcome.enforced_by)
+            time_measure=measure, limits_enforced_by=outcome.enforced_by,
+            memory_mode=memory_mode)
 
 
 class UnprotectedExecutor(_SupervisedExecutor):
@@ -412,6 +428,11 @@ class IsolatedExecutor(_SupervisedExecutor):
         if program.startswith(box.BOX_DIR + '/'):
             return not box.is_static_elf(cwd / os.path.relpath(program, box.BOX_DIR))
         return True
+
+    def _image_kib(self, program, cwd):
+        if program.startswith(box.BOX_DIR + '/'):
+            return box.elf_image_bytes(cwd / os.path.relpath(program, box.BOX_DIR)) // 1024
+        return 0
 
     def _program(self, program, cwd, env):
         if not os.path.isabs(program):

@@ -1,17 +1,57 @@
 """One run of a program in a box: bubblewrap + the launcher + a cgroup.
 
-The box has its own user, PID, network, IPC, UTS and mount namespaces.  Its file system is an empty read-only root holding the box
-directory (``/box``, writable, the working directory), ``/proc``, a minimal
-``/dev``, the launcher, and — for dynamically linked programs — the dynamic
-loader and libraries, read-only.  Nothing else of the host is visible.  When
-the worker runs as root, the box runs as an unprivileged user
-(``$SIO_BOX_UID``, default 65534), never as root.
+Theory of operation
+-------------------
+The box has its own user, PID, network, IPC, UTS and mount namespaces.  Its
+file system is an empty read-only root holding the box directory (``/box``,
+the working directory), ``/proc``, a read-only minimal ``/dev``, the
+launcher, and — for dynamically linked programs — the dynamic loader and
+libraries, read-only.  Nothing else of the host is visible.  When the worker
+runs as root, the box runs as an unprivileged user (``$SIO_BOX_UID``,
+default 65534), never as root.
+
+Processes: the worker starts ``bwrap``, whose monitor stays in the host's
+PID namespace (out of the program's sight); the launcher (``launcher.c``) is
+PID 1 of the box and forks the program.  The launcher makes itself not
+dumpable before anything else, so the program — same uid, same user
+namespace — can neither open ``/proc/1/mem`` nor take its descriptors
+(``pidfd_getfd``) nor trace it; the seccomp filter turns every system call
+that would touch another process's limits or scheduling (``prlimit64``,
+``setpriority``, ``sched_setaffinity``, ... with a pid other than 0) into a
+rule violation; signals from inside the box do not reach PID 1.
+
+Channels: the launcher's status line goes through a pipe only it holds
+(:func:`parse_status` rejects anything that is not exactly one well-formed
+line: the run is then a system error, never a verdict); the seccomp
+listener is created by the program's filter and passed to the launcher
+before the program's code runs.  bwrap reports the launcher's host PID on
+``--info-fd``; the worker opens a pidfd for it at once and kills it at the
+end whatever happened, so nothing of the run outlives it.
+
+Accounting: the program joins the run's cgroup (:mod:`cgroups`) from
+inside, through descriptors the launcher closes before ``execve``.  CPU time
+is the cgroup's (every process of the run, also children the kernel reaped
+by itself), watched live by the launcher and read again by the worker at
+the end.  Memory is the address-space peak (as sio2jail and ``ulimit -v``
+count it): the launcher samples ``VmPeak``/``VmSize`` of every process every
+10 ms and reads ``VmPeak`` when a process calls ``exit_group`` (a seccomp
+notification); ``RLIMIT_AS`` is the limit plus :data:`AS_MARGIN_KIB`, and
+the memory cgroup caps the resident memory of the whole run at the limit.
+``memory_mode='resident'`` limits and reports resident memory instead.
+
+Disk: when the worker is root, the box directory is a tmpfs of its own for
+the run (:data:`~sio.workers.isolation.disk.DISK_INODES` inodes; bytes bounded by the run's memory
+budget, and charged to the run's memory cgroup), filled with a copy of the
+box directory before the run and copied back (regular files and
+directories only) after it.  Elsewhere the box directory is bound as it is,
+bounded only by the per-file size limit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import select
 import shutil
@@ -26,6 +66,7 @@ from pathlib import Path
 
 from sio.workers import stats
 from sio.workers.isolation import cgroups
+from sio.workers.isolation.disk import BoxDisk
 from sio.workers.isolation.launcher import launcher_binary
 
 #: Where a box finds its directory and the launcher.
@@ -33,6 +74,14 @@ BOX_DIR = '/box'
 _LAUNCHER = '/.launcher'
 _SYSTEM_LIBS = ('/usr/lib', '/usr/lib64', '/usr/lib32', '/lib', '/lib64', '/lib32', '/usr/libx32')
 DEFAULT_MAX_TASKS = 64
+#: ``RLIMIT_AS`` is the memory limit plus this (KiB), as sio2jail's margin:
+#: a program a little over its limit still runs, and is reported MLE.
+AS_MARGIN_KIB = 8 * 1024
+MEMORY_MODES = ('address-space', 'resident')
+_STATUS_INT_KEYS = frozenset({'code', 'signal', 'cpu_us', 'maxrss_kib', 'vm_peak_kib', 'wall_us',
+                              'tle', 'wall_killed', 'map_exceeded', 'execve', 'rv_nr',
+                              'instructions', 'errno'})
+_STATUS_TEXT_KEYS = frozenset({'status', 'rv_name', 'error'})
 
 
 class BoxError(RuntimeError):
@@ -56,6 +105,8 @@ class BoxRequest:
     time_limit_ms: int | None = None
     real_time_limit_ms: int | None = None
     memory_bytes: int | None = None
+    #: ``address-space`` (peak virtual memory, as SIO2) or ``resident``.
+    memory_mode: str = 'address-space'
     output_limit: int | None = None
     max_tasks: int = DEFAULT_MAX_TASKS
     #: Extra read-only binds ``(host path, path in the box)``.
@@ -89,6 +140,8 @@ class BoxOutcome:
     cpu_us: int
     wall_us: int
     maxrss_kib: int
+    #: Address-space peak of the run (largest process, or the sum of those alive at once).
+    vm_peak_kib: int
     time_limit_hit: bool
     wall_killed: bool
     oom_killed: bool
@@ -107,14 +160,15 @@ def _box_user() -> tuple[int, int] | None:
     return uid, int(os.environ.get('SIO_BOX_GID', uid))
 
 
-def _prepare_dir(box_dir: Path, user: tuple[int, int] | None) -> None:
-    """Make the box directory the box user's, and reachable for bubblewrap."""
+def _prepare_dir(box_dir: Path, user: tuple[int, int] | None, own: bool = True) -> None:
+    """Make the box directory the box user's (with ``own``), and reachable for bubblewrap."""
     if user is None:
         return
-    for root, dirs, files in os.walk(box_dir):
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), *user)
-    os.chown(box_dir, *user)
+    if own:
+        for root, dirs, files in os.walk(box_dir):
+            for name in dirs + files:
+                os.lchown(os.path.join(root, name), *user)
+        os.chown(box_dir, *user)
     tmp = Path(tempfile.gettempdir()).resolve()
     for parent in box_dir.resolve().parents:
         if parent == tmp or tmp not in parent.parents:
@@ -138,11 +192,22 @@ def _lib_binds() -> tuple[str, ...]:
 
 def is_static_elf(path: str | os.PathLike) -> bool:
     """Whether ``path`` is an ELF executable without a dynamic loader (PT_INTERP)."""
+    segments = _elf_segments(path)
+    return segments is not None and all(p_type != 3 for p_type, _ in segments)  # PT_INTERP
+
+
+def elf_image_bytes(path: str | os.PathLike) -> int:
+    """Memory the loadable segments of ELF ``path`` take (0 if it is not ELF)."""
+    return sum(memsz for p_type, memsz in _elf_segments(path) or () if p_type == 1)  # PT_LOAD
+
+
+def _elf_segments(path: str | os.PathLike) -> list[tuple[int, int]] | None:
+    """``(p_type, p_memsz)`` of each program header of ELF ``path``, or None."""
     try:
         with open(path, 'rb') as f:
             header = f.read(64)
             if len(header) < 64 or header[:4] != b'\x7fELF':
-                return False
+                return None
             is64, little = header[4] == 2, header[5] == 1
             order = '<' if little else '>'
             if is64:
@@ -154,12 +219,16 @@ def is_static_elf(path: str | os.PathLike) -> bool:
             f.seek(phoff)
             table = f.read(phentsize * phnum)
     except OSError:
-        return False
+        return None
+    if len(table) != phentsize * phnum:
+        return None
+    segments = []
     for i in range(phnum):
         p_type, = struct.unpack_from(order + 'I', table, i * phentsize)
-        if p_type == 3:  # PT_INTERP
-            return False
-    return len(table) == phentsize * phnum
+        memsz, = struct.unpack_from(order + ('Q' if is64 else 'I'), table,
+                                    i * phentsize + (40 if is64 else 20))
+        segments.append((p_type, memsz))
+    return segments
 
 
 def _bwrap() -> str:
@@ -169,36 +238,63 @@ def _bwrap() -> str:
     return found
 
 
-def _parse_status(line: str) -> dict[str, str]:
-    fields = {}
-    line, _, error = line.partition(' error=')  # the error text, if any, ends the line
-    if error:
-        fields['error'] = error.strip()
-    for part in line.split():
-        key, _, value = part.partition('=')
-        fields[key] = value
+class StatusError(BoxError):
+    """The launcher's status is not exactly one well-formed line."""
+
+
+def parse_status(text: str) -> dict[str, str | int]:
+    """The launcher's status line as a dict: exactly one line, only known
+    keys, each at most once, numbers where numbers belong; anything else
+    raises :class:`StatusError` (the run then counts as a system error)."""
+    if text.count('\n') != 1 or not text.endswith('\n'):
+        raise StatusError(f'the status is not one line: {text[:200]!r}')
+    fields: dict[str, str | int] = {}
+    for part in text[:-1].split(' '):
+        key, eq, value = part.partition('=')
+        if not eq or key in fields or not value:
+            raise StatusError(f'malformed status field {part[:60]!r}')
+        if key in _STATUS_INT_KEYS:
+            if not value.lstrip('-').isdigit():
+                raise StatusError(f'status field {key} is not a number: {value[:60]!r}')
+            fields[key] = int(value)
+        elif key in _STATUS_TEXT_KEYS:
+            if not value.replace('-', '').replace('_', '').isalnum():
+                raise StatusError(f'status field {key} is not a token: {value[:60]!r}')
+            fields[key] = value
+        else:
+            raise StatusError(f'unknown status field {key[:60]!r}')
+    if fields.get('status') not in ('exited', 'signaled', 'failed'):
+        raise StatusError(f'status {fields.get("status")!r} is not exited, signaled or failed')
     return fields
 
 
 def _launcher_args(request: BoxRequest, status_fd: int, group,
-                   cgroup_fds: list[int]) -> list[str]:
+                   cgroup_fds: list[int], cpu_fd: int | None, cpu_format: str) -> list[str]:
     args = ['--status-fd', str(status_fd)]
     limits = {
         '--time-limit-ms': request.time_limit_ms,
         '--wall-limit-ms': request.real_time_limit_ms,
         '--fsize': request.output_limit,
     }
-    if group is None:  # no cgroup: rlimits are all there is
-        if request.memory_bytes:
-            limits['--as-kib'] = request.memory_bytes // 1024
-            limits['--stack-kib'] = request.memory_bytes // 1024
-        if request.isolated:
-            limits['--nproc'] = request.max_tasks
+    memory_kib = request.memory_bytes // 1024 if request.memory_bytes else None
+    if memory_kib and request.memory_mode == 'address-space':
+        # Stack bounded by the address space.  The margin only where every exit is
+        # measured (seccomp); elsewhere the limit itself, as ``ulimit -v``.
+        measured = request.isolated and request.seccomp
+        limits['--as-kib'] = memory_kib + (AS_MARGIN_KIB if measured else 0)
+        limits['--map-limit-kib'] = memory_kib
+    elif memory_kib and group is None:  # resident memory without a cgroup: rlimits are all there is
+        limits['--as-kib'] = memory_kib
+        limits['--stack-kib'] = memory_kib
+    if group is None and request.isolated:
+        limits['--nproc'] = request.max_tasks
     for option, value in limits.items():
         if value:
             args += [option, str(int(value))]
     for fd in cgroup_fds:
         args += ['--cgroup-fd', str(fd)]
+    if cpu_fd is not None:
+        args += ['--cpu-fd', str(cpu_fd), '--cpu-format', cpu_format]
     if not (request.seccomp and request.isolated):
         args.append('--no-seccomp')
     else:
@@ -211,12 +307,14 @@ def _launcher_args(request: BoxRequest, status_fd: int, group,
     return [*args, '--', *request.argv]
 
 
-def _bwrap_args(request: BoxRequest, launcher: Path) -> list[str]:
+def _bwrap_args(request: BoxRequest, launcher: Path, box_dir: Path, info_fd: int) -> list[str]:
     # All namespaces but the cgroup one: the program joins its cgroup from inside.
     argv = [_bwrap(), '--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc',
             '--unshare-uts', '--die-with-parent', '--as-pid-1', '--new-session',
+            '--info-fd', str(info_fd),
             '--hostname', 'box', '--ro-bind', str(launcher), _LAUNCHER,
-            '--bind', str(request.box_dir), BOX_DIR, '--proc', '/proc', '--dev', '/dev']
+            '--bind', str(box_dir), BOX_DIR, '--proc', '/proc', '--dev', '/dev',
+            '--remount-ro', '/dev']
     if request.system_libs:
         argv += _lib_binds()
     for host, inside in request.ro_binds:
@@ -227,17 +325,52 @@ def _bwrap_args(request: BoxRequest, launcher: Path) -> list[str]:
     return [*argv, '--', _LAUNCHER]
 
 
+def _read_launcher_pid(info_r: int, timeout: float = 10.0) -> int | None:
+    """The launcher's host PID from bwrap's ``--info-fd`` JSON (None if bwrap died first)."""
+    data = b''
+    deadline = time.monotonic() + timeout
+    while b'}' not in data:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([info_r], [], [], left)[0]:
+            return None
+        chunk = os.read(info_r, 4096)
+        if not chunk:
+            return None
+        data += chunk
+    try:
+        return int(json.loads(data[:data.index(b'}') + 1])['child-pid'])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _kill_pidfd(pidfd: int | None) -> None:
+    """SIGKILL the process behind ``pidfd`` and wait until it is gone."""
+    if pidfd is None:
+        return
+    with contextlib.suppress(ProcessLookupError, OSError):
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    select.select([pidfd], [], [], 5.0)  # readable once the process has exited
+    os.close(pidfd)
+
+
 def run(request: BoxRequest) -> BoxOutcome:
     """Run ``request`` under the launcher — in a fresh box when
     ``request.isolated`` — and return what happened."""
-    group = None
+    if request.memory_mode not in MEMORY_MODES:
+        raise ValueError(f'memory_mode: {request.memory_mode!r} is not one of '
+                         f'{", ".join(MEMORY_MODES)}')
+    group = disk = None
+    launcher_pidfd = None
     own_fds, parent_fds = [], []
     handed_over = False
     try:
         launcher = launcher_binary()
         user = _box_user() if request.isolated else None
+        box_dir = request.box_dir
         if request.isolated:
-            _prepare_dir(request.box_dir, user)
+            disk = BoxDisk.create(request.box_dir, user, request.memory_bytes)
+            box_dir = disk.path if disk is not None else request.box_dir
+            _prepare_dir(request.box_dir, user, own=disk is None)
         kind = cgroups.backend()
         if kind is not None and (request.isolated or request.memory_bytes):
             group = cgroups.RunCgroup.create(request.memory_bytes,
@@ -246,17 +379,27 @@ def run(request: BoxRequest) -> BoxOutcome:
         own_fds.append(status_w)
         parent_fds.append(status_r)
         cgroup_fds = []
+        cpu_fd, cpu_format = None, ''
         if group is not None:
             for d in sorted(set(group.dirs.values())):
                 cgroup_fds.append(os.open(d / 'cgroup.procs', os.O_WRONLY | os.O_CLOEXEC))
+            found = group.cpu_file()
+            if found is not None:
+                cpu_fd = os.open(found[0], os.O_RDONLY | os.O_CLOEXEC)
+                cpu_format = found[1]
+                own_fds.append(cpu_fd)
         own_fds += cgroup_fds
+        info_r = None
         if request.isolated:
-            argv = _bwrap_args(request, launcher)
+            info_r, info_w = os.pipe()
+            own_fds.append(info_w)
+            parent_fds.append(info_r)
+            argv = _bwrap_args(request, launcher, box_dir, info_w)
             env = {'PATH': '/usr/bin:/bin'}
         else:
             argv = [str(launcher)]
             env = request.env
-        argv += _launcher_args(request, status_w, group, cgroup_fds)
+        argv += _launcher_args(request, status_w, group, cgroup_fds, cpu_fd, cpu_format)
         spawned = time.monotonic()
         process = subprocess.Popen(
             argv, stdin=request.stdin if request.stdin is not None else subprocess.DEVNULL,
@@ -272,48 +415,70 @@ def run(request: BoxRequest) -> BoxOutcome:
         own_fds = []
         handed_over = _close_all(request.fds_to_close)
         try:
+            if info_r is not None:
+                pid = _read_launcher_pid(info_r)
+                with contextlib.suppress(OSError):
+                    launcher_pidfd = os.pidfd_open(pid) if pid else None
             outer = _outer_limit(request)
             if not _wait_exit(process, outer, request.cancel):
                 raise BoxError(f'the box did not finish within {outer:.1f} s (supervisor hung)')
         finally:
+            # Everything of the run goes, whatever happened: the program's cgroup,
+            # the launcher (PID 1 of the box: its whole namespace with it), bwrap.
             if group is not None:
                 group.kill_all()
+            _kill_pidfd(launcher_pidfd)
+            launcher_pidfd = None
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             elapsed = time.monotonic() - spawned
-        with os.fdopen(status_r, 'r') as f:
+        with os.fdopen(status_r, 'r', errors='replace') as f:
             parent_fds.remove(status_r)
-            status = _parse_status(f.read())
-        if process.returncode != 0 or 'status' not in status:
+            text = f.read(4096)
+        if process.returncode != 0 or not text:
             raise BoxError(f'the box failed (exit status {process.returncode}, '
-                           f'launcher status {status or "missing"})')
+                           f'launcher status {text[:200] or "missing"!r})')
+        status = parse_status(text)
         oom = group.oom_killed() if group is not None else False
+        cpu_us = group.cpu_us() if group is not None else None
+        if cpu_us is None:
+            cpu_us = status.get('cpu_us', 0)
         if request.isolated:
             stats.observe('sandbox_overhead_seconds',
-                          max(0.0, elapsed - int(status.get('wall_us', 0)) / 1e6))
+                          max(0.0, elapsed - status.get('wall_us', 0) / 1e6))
+        if disk is not None:
+            disk.copy_back()
     finally:
         for fd in (*own_fds, *parent_fds):
             with contextlib.suppress(OSError):
                 os.close(fd)
         if not handed_over:
             _close_all(request.fds_to_close)
+        _kill_pidfd(launcher_pidfd)
         if group is not None:
             group.remove()
+        if disk is not None:
+            disk.remove()
+    exec_errno = status.get('errno', 0) if status['status'] == 'failed' else 0
     return BoxOutcome(
         exited=status['status'] == 'exited',
-        exit_code=int(status['code']) if 'code' in status else None,
-        signal=int(status['signal']) if 'signal' in status else None,
-        cpu_us=int(status.get('utime_us', 0)) + int(status.get('stime_us', 0)),
-        wall_us=int(status.get('wall_us', 0)),
-        maxrss_kib=int(status.get('maxrss_kib', 0)),
-        time_limit_hit=status.get('tle') == '1',
-        wall_killed=status.get('wall_killed') == '1',
-        oom_killed=oom,
+        exit_code=status.get('code'),
+        signal=status.get('signal'),
+        cpu_us=cpu_us,
+        wall_us=status.get('wall_us', 0),
+        maxrss_kib=status.get('maxrss_kib', 0),
+        vm_peak_kib=status.get('vm_peak_kib', 0),
+        time_limit_hit=status.get('tle') == 1,
+        wall_killed=status.get('wall_killed') == 1,
+        oom_killed=oom or status.get('map_exceeded') == 1,
         forbidden_syscall=status.get('rv_name'),
-        error=status.get('error') if status['status'] == 'failed' else None,
+        error=(os.strerror(exec_errno) if status.get('error') == 'exec' and exec_errno
+               else f'{status.get("error", "launcher failure")}'
+                    + (f': {os.strerror(exec_errno)}' if exec_errno else ''))
+        if status['status'] == 'failed' else None,
         enforced_by=f'cgroup-{kind}' if group is not None else 'rlimit',
-        instructions=int(status['instructions']) if 'instructions' in status else None,
+        instructions=status.get('instructions'),
     )
 
 

@@ -3,14 +3,23 @@
  *
  * bubblewrap builds the namespaces and the file system view; this program
  * then (1) forks the untrusted program with rlimits and a seccomp filter,
- * (2) watches it: total CPU time of every process in the box, wall time, and
- * seccomp notifications for forbidden system calls, (3) kills every process in
- * the box when the program ends or breaks a limit, reaps them all (as PID 1
- * every orphan is its child) and (4) writes one status line to --status-fd:
+ * (2) watches it: CPU time of the whole run (from the run's cgroup when
+ * --cpu-fd is given, else rusage plus a /proc scan), wall time, the
+ * address-space peak of every process (sampled, and read at each exit_group),
+ * and seccomp notifications for forbidden system calls, (3) kills every
+ * process in the box when the program ends or breaks a limit, reaps them all
+ * (as PID 1 every orphan is its child) and (4) writes one status line to
+ * --status-fd, each key at most once, values without spaces:
  *
- *   status=exited|signaled|failed code=N signal=N utime_us=N stime_us=N
- *   maxrss_kib=N wall_us=N tle=0|1 wall_killed=0|1 rv_nr=N rv_name=NAME
- *   execve=N instructions=N error=TEXT
+ *   status=exited|signaled|failed code=N signal=N cpu_us=N maxrss_kib=N
+ *   vm_peak_kib=N wall_us=N tle=0|1 wall_killed=0|1 map_exceeded=0|1 execve=N rv_nr=N
+ *   rv_name=NAME instructions=N error=TOKEN errno=N
+ *
+ * The program cannot reach this supervisor: it is not dumpable (so no
+ * /proc/1/mem, no pidfd_getfd, no ptrace of it), the seccomp filter makes
+ * every system call that acts on another process's limits or scheduling a
+ * rule violation, PID 1 of a PID namespace ignores the signals its own
+ * namespace sends, and its descriptors are closed in the program.
  *
  * With --count-instructions the user-space instructions of the program tree
  * are counted through perf_event_open (a hardware PMU is needed) and
@@ -18,7 +27,9 @@
  * at once: a trivial program for probing what a box can do.
  * Usage: launcher [--time-limit-ms N] [--wall-limit-ms N] [--as-kib N]
  *                 [--stack-kib N] [--fsize N] [--nproc N] [--nofile N]
- *                 [--cgroup-fd FD]... [--no-seccomp] [--allow-exec] [--allow-sockets]
+ *                 [--cgroup-fd FD]... [--cpu-fd FD --cpu-format ns|stat]
+ *                 [--map-limit-kib N]
+ *                 [--no-seccomp] [--allow-exec] [--allow-sockets]
  *                 [--count-instructions]
  *                 [--instruction-limit N] --status-fd FD
  *                 -- PROGRAM ARGS...
@@ -26,6 +37,8 @@
  * Each --cgroup-fd is an open cgroup.procs file: the program joins those
  * cgroups before it starts, while the launcher itself stays outside them (the
  * OOM killer of a full memory cgroup then never picks the supervisor).
+ * --cpu-fd is the run's CPU accounting file (cpuacct.usage in ns, or cpu.stat
+ * with usage_usec), read with pread for the live time-limit watch.
  *
  * Outside a box (not PID 1: the unprotected executor) it puts the program in a
  * process group of its own, becomes a child subreaper, and kills that group
@@ -103,15 +116,51 @@ static const struct denied DENIED[] = {
     D(io_uring_setup) D(io_uring_enter) D(io_uring_register)
 #endif
     D(personality)
+    /* another process's descriptors, memory or identity */
+#ifdef SYS_pidfd_getfd
+    D(pidfd_getfd)
+#endif
+#ifdef SYS_process_madvise
+    D(process_madvise)
+#endif
+#ifdef SYS_process_mrelease
+    D(process_mrelease)
+#endif
+    D(kcmp)
 #undef D
+};
+
+/* System calls that may act on the caller only: the first argument (a pid)
+ * must be 0, or the call is a rule violation (it would reach the supervisor). */
+static const struct denied SELF_ONLY[] = {
+#define D(name) {SYS_##name, #name},
+    D(prlimit64) D(sched_setaffinity) D(sched_setscheduler) D(sched_setparam)
+#ifdef SYS_sched_setattr
+    D(sched_setattr)
+#endif
+    D(migrate_pages) D(move_pages)
+#undef D
+};
+
+/* System calls whose (which, who) pair must be (WHICH, 0): setpriority(PRIO_PROCESS, 0)
+ * and ioprio_set(IOPRIO_WHO_PROCESS, 0). */
+static const struct { long nr; const char *name; unsigned which; } WHICH_SELF_ONLY[] = {
+    {SYS_setpriority, "setpriority", 0 /* PRIO_PROCESS */},
+    {SYS_ioprio_set, "ioprio_set", 1 /* IOPRIO_WHO_PROCESS */},
 };
 
 #define NS_FLAGS (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | \
                   CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
 
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 static const char *syscall_name(long nr) {
-    for (size_t i = 0; i < sizeof(DENIED) / sizeof(DENIED[0]); i++)
+    for (size_t i = 0; i < COUNT(DENIED); i++)
         if (DENIED[i].nr == nr) return DENIED[i].name;
+    for (size_t i = 0; i < COUNT(SELF_ONLY); i++)
+        if (SELF_ONLY[i].nr == nr) return SELF_ONLY[i].name;
+    for (size_t i = 0; i < COUNT(WHICH_SELF_ONLY); i++)
+        if (WHICH_SELF_ONLY[i].nr == nr) return WHICH_SELF_ONLY[i].name;
     if (nr == SYS_socket) return "socket";
     if (nr == SYS_clone) return "clone";
     if (nr == SYS_execve) return "execve";
@@ -119,11 +168,33 @@ static const char *syscall_name(long nr) {
     return "unknown";
 }
 
-#define MAX_FILTER 256
+#define MAX_FILTER 320
 
-static int build_filter(struct sock_filter *f, int allow_exec, int allow_sockets) {
+/* Mappings at least this large are checked by the supervisor. */
+static unsigned long long map_trap_bytes(unsigned long long limit) {
+    unsigned long long t = limit / 16;
+    return t < (1ULL << 20) ? (1ULL << 20) : t;
+}
+
+/* Emit "if (nr == NR && args[ARG] > LIMIT) notify" for a 64-bit length argument. */
+static int emit_length_trap(struct sock_filter *f, int n, long nr, int arg, unsigned long long limit) {
+#define EMIT(x) (f[n++] = (struct sock_filter)x)
+    EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 6));
+    EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[arg]) + 4));
+    EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2)); /* high word set: far too big */
+    EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[arg])));
+    EMIT(BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (unsigned)limit, 0, 1));
+    EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+    EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+#undef EMIT
+    return n;
+}
+
+static int build_filter(struct sock_filter *f, int allow_exec, int allow_sockets, int watch_exit,
+                        unsigned long long map_limit) {
     int n = 0;
 #define EMIT(x) (f[n++] = (struct sock_filter)x)
+#define ARG(i) offsetof(struct seccomp_data, args[i]) /* low 32 bits (little endian) */
     EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
     EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, BOX_AUDIT_ARCH, 1, 0));
     EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
@@ -132,8 +203,36 @@ static int build_filter(struct sock_filter *f, int allow_exec, int allow_sockets
     EMIT(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1)); /* x32 ABI */
     EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
 #endif
-    for (size_t i = 0; i < sizeof(DENIED) / sizeof(DENIED[0]); i++) {
+    for (size_t i = 0; i < COUNT(DENIED); i++) {
         EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, DENIED[i].nr, 0, 1));
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+    }
+    for (size_t i = 0; i < COUNT(SELF_ONLY); i++) { /* nr: pid == 0 ? allow : notify */
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SELF_ONLY[i].nr, 0, 4));
+        EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG(0)));
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0));
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+    }
+    for (size_t i = 0; i < COUNT(WHICH_SELF_ONLY); i++) { /* which == W && who == 0 */
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WHICH_SELF_ONLY[i].nr, 0, 6));
+        EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG(0)));
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WHICH_SELF_ONLY[i].which, 0, 2));
+        EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG(1)));
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0));
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+    }
+    /* Large mappings go past the supervisor, which makes one that would take
+     * the process over its memory limit MLE (as sio2jail does; the address-space
+     * limit alone would only make it fail). */
+    if (map_limit > 0 && map_limit < (1ULL << 32)) {
+        n = emit_length_trap(f, n, SYS_mmap, 1, map_trap_bytes(map_limit));
+        n = emit_length_trap(f, n, SYS_mremap, 2, map_trap_bytes(map_limit));
+    }
+    /* exit_group: the supervisor reads the process's address-space peak, then lets it go. */
+    if (watch_exit) {
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 0, 1));
         EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
     }
     /* execve/execveat: the supervisor lets the first one (the program itself) through,
@@ -166,6 +265,7 @@ static int build_filter(struct sock_filter *f, int allow_exec, int allow_sockets
     EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
     EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
     EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+#undef ARG
 #undef EMIT
     return n;
 }
@@ -173,9 +273,10 @@ static int build_filter(struct sock_filter *f, int allow_exec, int allow_sockets
 #define MAX_CGROUPS 4
 
 struct options {
-    long time_limit_ms, wall_limit_ms, as_kib, stack_kib, fsize, nproc, nofile;
+    long time_limit_ms, wall_limit_ms, as_kib, stack_kib, fsize, nproc, nofile, map_limit_kib;
     long long instruction_limit;
     int seccomp, status_fd, n_cgroups, count_instructions, allow_exec, allow_sockets;
+    int cpu_fd, cpu_stat; /* cpu_stat: cpu.stat (v2, usage_usec) instead of cpuacct.usage (ns) */
     int cgroup_fds[MAX_CGROUPS];
     char **argv;
 };
@@ -192,6 +293,7 @@ static void parse(int argc, char **argv, struct options *o) {
     memset(o, 0, sizeof(*o));
     o->seccomp = 1;
     o->status_fd = -1;
+    o->cpu_fd = -1;
     o->nofile = 64;
     int i = 1;
     for (; i < argc; i++) {
@@ -207,6 +309,10 @@ static void parse(int argc, char **argv, struct options *o) {
             o->cgroup_fds[o->n_cgroups++] = atoi(argv[++i]);
             continue;
         }
+        if (!strcmp(a, "--cpu-format")) {
+            o->cpu_stat = !strcmp(argv[++i], "stat");
+            continue;
+        }
         long v = strtol(argv[++i], NULL, 10);
         if (!strcmp(a, "--time-limit-ms")) o->time_limit_ms = v;
         else if (!strcmp(a, "--wall-limit-ms")) o->wall_limit_ms = v;
@@ -216,6 +322,8 @@ static void parse(int argc, char **argv, struct options *o) {
         else if (!strcmp(a, "--nproc")) o->nproc = v;
         else if (!strcmp(a, "--nofile")) o->nofile = v;
         else if (!strcmp(a, "--status-fd")) o->status_fd = (int)v;
+        else if (!strcmp(a, "--cpu-fd")) o->cpu_fd = (int)v;
+        else if (!strcmp(a, "--map-limit-kib")) o->map_limit_kib = v;
         else if (!strcmp(a, "--instruction-limit")) o->instruction_limit = strtoll(argv[i], NULL, 10);
         else die_usage("unknown option");
     }
@@ -267,8 +375,9 @@ static void set_oom_score_adj(const char *value) {
     }
 }
 
-static void child(const struct options *o, int sock, int err_pipe, int go) {
+static void child(const struct options *o, int sock, int err_pipe, int go, int ready) {
     if (!in_box) setpgid(0, 0);
+    if (o->cpu_fd >= 0) close(o->cpu_fd);
     for (int i = 0; i < o->n_cgroups; i++) {
         if (write(o->cgroup_fds[i], "0", 1) != 1) goto fail;
         close(o->cgroup_fds[i]);
@@ -290,7 +399,9 @@ static void child(const struct options *o, int sock, int err_pipe, int go) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) goto fail;
     if (o->seccomp) {
         struct sock_filter filter[MAX_FILTER];
-        struct sock_fprog prog = {(unsigned short)build_filter(filter, o->allow_exec, o->allow_sockets), filter};
+        struct sock_fprog prog = {
+            (unsigned short)build_filter(filter, o->allow_exec, o->allow_sockets, in_box,
+                                         (unsigned long long)o->map_limit_kib * 1024), filter};
         int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                                     SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
         if (listener < 0 || send_fd(sock, listener)) goto fail;
@@ -298,9 +409,11 @@ static void child(const struct options *o, int sock, int err_pipe, int go) {
     }
     close(sock);
     if (go >= 0) { /* wait until the supervisor attached the instruction counter */
-        char byte;
-        if (read(go, &byte, 1) != 1) _exit(126);
+        char byte = 'r';
+        prctl(PR_SET_DUMPABLE, 1, 0, 0, 0); /* the counter needs it; nothing else runs yet */
+        if (write(ready, &byte, 1) != 1 || read(go, &byte, 1) != 1) _exit(126);
         close(go);
+        close(ready);
     }
     execv(o->argv[0], o->argv); /* one exec: no PATH search */
 fail:;
@@ -315,13 +428,33 @@ static long long now_us(void) {
     return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
+/* VmPeak and VmSize (KiB) of one process, from /proc/PID/status; 0 when gone. */
+static void vm_of(pid_t pid, long long *peak, long long *size) {
+    char path[64], buf[4096];
+    *peak = *size = 0;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (len <= 0) return;
+    buf[len] = 0;
+    char *p = strstr(buf, "\nVmPeak:");
+    if (p) *peak = strtoll(p + 8, NULL, 10);
+    p = strstr(buf, "\nVmSize:");
+    if (p) *size = strtoll(p + 8, NULL, 10);
+}
+
+static long long vm_peak_kib; /* the largest address-space peak of one process, or of their sum */
+
 /* Walk the processes of the program: everything but us in a box, else the
  * program's process group and our (reparented) children.  With kill set,
- * SIGKILL them; return their CPU time so far (us). */
-static long long scan(int kill_them) {
+ * SIGKILL them; with vm set, update vm_peak_kib; return their CPU time so
+ * far (us). */
+static long long scan(int kill_them, int vm) {
     static long ticks = 0;
     if (!ticks) ticks = sysconf(_SC_CLK_TCK);
-    long long total = 0;
+    long long total = 0, vm_sum = 0;
     pid_t self = getpid();
     DIR *d = opendir("/proc");
     if (!d) return 0;
@@ -349,9 +482,27 @@ static long long scan(int kill_them) {
         if (!in_box && pgrp != program && ppid != self) continue;
         if (kill_them) kill(pid, SIGKILL);
         total += (long long)(ut + st) * 1000000 / ticks;
+        if (vm) {
+            long long peak, size;
+            vm_of(pid, &peak, &size);
+            if (peak > vm_peak_kib) vm_peak_kib = peak;
+            vm_sum += size;
+        }
     }
     closedir(d);
+    if (vm_sum > vm_peak_kib) vm_peak_kib = vm_sum;
     return total;
+}
+
+/* CPU time of the run (us) from its cgroup's accounting file. */
+static long long cgroup_cpu_us(const struct options *o) {
+    char buf[512];
+    ssize_t len = pread(o->cpu_fd, buf, sizeof(buf) - 1, 0);
+    if (len <= 0) return -1;
+    buf[len] = 0;
+    if (!o->cpu_stat) return strtoll(buf, NULL, 10) / 1000;
+    char *p = strstr(buf, "usage_usec ");
+    return p ? strtoll(p + 11, NULL, 10) : -1;
 }
 
 static void kill_all(void) {
@@ -360,7 +511,7 @@ static void kill_all(void) {
         return;
     }
     kill(-program, SIGKILL);
-    scan(1);
+    scan(1, 0);
 }
 
 static long long tv_us(struct timeval t) { return (long long)t.tv_sec * 1000000 + t.tv_usec; }
@@ -385,11 +536,16 @@ static long long read_counter(int fd) {
 
 int main(int argc, char **argv) {
     if (argc == 2 && !strcmp(argv[1], "--exit-ok")) return 0;
+    /* First of all: out of the program's reach (no /proc/PID/mem, no pidfd_getfd, no ptrace). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     struct options o;
     parse(argc, argv, &o);
     signal(SIGPIPE, SIG_IGN);
     in_box = getpid() == 1;
     if (!in_box) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    fcntl(o.status_fd, F_SETFD, FD_CLOEXEC);
+    if (o.cpu_fd >= 0) fcntl(o.cpu_fd, F_SETFD, FD_CLOEXEC);
+    int watch_vm = 1; /* address-space peaks of the program's processes */
 
     sigset_t chld;
     sigemptyset(&chld);
@@ -397,8 +553,8 @@ int main(int argc, char **argv) {
     sigprocmask(SIG_BLOCK, &chld, NULL);
     int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 
-    int sv[2], ep[2], gp[2] = {-1, -1};
-    if (o.count_instructions && pipe2(gp, O_CLOEXEC)) {
+    int sv[2], ep[2], gp[2] = {-1, -1}, rp[2] = {-1, -1};
+    if (o.count_instructions && (pipe2(gp, O_CLOEXEC) || pipe2(rp, O_CLOEXEC))) {
         dprintf(o.status_fd, "status=failed error=setup\n");
         return 121;
     }
@@ -419,18 +575,21 @@ int main(int argc, char **argv) {
         close(sfd);
         close(o.status_fd);
         if (gp[1] >= 0) close(gp[1]);
-        child(&o, sv[1], ep[1], gp[0]);
+        if (rp[0] >= 0) close(rp[0]);
+        child(&o, sv[1], ep[1], gp[0], rp[1]);
     }
     int counter = -1;
     if (o.count_instructions) {
+        char byte;
         close(gp[0]);
-        counter = open_counter(pid);
+        close(rp[1]);
+        counter = read(rp[0], &byte, 1) == 1 ? open_counter(pid) : -1;
+        close(rp[0]);
         if (counter < 0) {
             int e = errno;
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
-            dprintf(o.status_fd, "status=failed error=instruction-counting-unavailable:%s\n",
-                    strerror(e));
+            dprintf(o.status_fd, "status=failed error=instruction-counting-unavailable errno=%d\n", e);
             return 0;
         }
         if (write(gp[1], "g", 1) != 1) {}
@@ -441,9 +600,12 @@ int main(int argc, char **argv) {
     for (int i = 0; i < o.n_cgroups; i++) close(o.cgroup_fds[i]);
     int listener = o.seccomp ? recv_fd(sv[0]) : -1;
     close(sv[0]);
+    if (listener >= 0) fcntl(listener, F_SETFD, FD_CLOEXEC);
 
     int main_status = 0, main_done = 0, tle = 0, wall_killed = 0, killed_all = 0, execs = 0;
+    int map_exceeded = 0;
     long rv_nr = -1;
+    long long cpu_us = 0;
     long long deadline_cpu = o.time_limit_ms > 0 ? o.time_limit_ms * 1000LL : 0;
     long long deadline_wall = o.wall_limit_ms > 0 ? start + o.wall_limit_ms * 1000LL : 0;
 
@@ -459,18 +621,23 @@ int main(int argc, char **argv) {
             if (w == pid) { main_status = st; main_done = 1; }
         }
         if (main_done && !killed_all) { kill_all(); killed_all = 1; continue; }
-        if (killed_all && !in_box) scan(1); /* orphans keep arriving */
+        if (killed_all && !in_box) scan(1, 0); /* orphans keep arriving */
         if (!killed_all) {
             long long t = now_us();
+            long long tree = (deadline_cpu && o.cpu_fd < 0) || watch_vm ? scan(0, watch_vm) : 0;
+            if (o.cpu_fd >= 0) {
+                long long c = cgroup_cpu_us(&o);
+                if (c > cpu_us) cpu_us = c;
+            } else {
+                struct rusage ru;
+                getrusage(RUSAGE_CHILDREN, &ru);
+                cpu_us = tv_us(ru.ru_utime) + tv_us(ru.ru_stime) + tree;
+            }
             if (deadline_wall && t >= deadline_wall) { wall_killed = 1; }
             else if (o.instruction_limit > 0 && read_counter(counter) > o.instruction_limit) {
                 tle = 1;
             }
-            else if (deadline_cpu) {
-                struct rusage ru;
-                getrusage(RUSAGE_CHILDREN, &ru);
-                if (tv_us(ru.ru_utime) + tv_us(ru.ru_stime) + scan(0) > deadline_cpu) tle = 1;
-            }
+            else if (deadline_cpu && cpu_us > deadline_cpu) tle = 1;
             if (wall_killed || tle) { kill_all(); killed_all = 1; }
         }
         struct pollfd fds[2] = {{sfd, POLLIN, 0}, {listener, POLLIN, 0}};
@@ -493,7 +660,26 @@ int main(int argc, char **argv) {
                     memset(&resp, 0, sizeof(resp));
                     resp.id = req.id;
                     int nr = req.data.nr;
-                    if ((nr == SYS_execve || nr == SYS_execveat) && execs == 0 && !killed_all) {
+                    if (nr == SYS_exit_group) { /* its last address-space peak, then let it go */
+                        long long peak, size;
+                        vm_of((pid_t)req.pid, &peak, &size);
+                        if (peak > vm_peak_kib) vm_peak_kib = peak;
+                        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+                    } else if (nr == SYS_mmap || nr == SYS_mremap) { /* a large mapping */
+                        long long peak, size;
+                        vm_of((pid_t)req.pid, &peak, &size);
+                        unsigned long long grow = nr == SYS_mmap ? req.data.args[1]
+                            : req.data.args[2] > req.data.args[1] ? req.data.args[2] - req.data.args[1] : 0;
+                        long long would = size + (long long)(grow >> 10);
+                        if (would > o.map_limit_kib && !killed_all) {
+                            if (would > vm_peak_kib) vm_peak_kib = would;
+                            map_exceeded = 1;
+                            kill_all();
+                            killed_all = 1;
+                        }
+                        if (killed_all) resp.error = -ENOMEM;
+                        else resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+                    } else if ((nr == SYS_execve || nr == SYS_execveat) && execs == 0 && !killed_all) {
                         execs++;
                         resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
                     } else {
@@ -516,25 +702,30 @@ done:;
     if (read(ep[0], &exec_errno, sizeof(exec_errno)) != sizeof(exec_errno)) exec_errno = 0;
     struct rusage ru;
     getrusage(RUSAGE_CHILDREN, &ru);
+    long long reaped = tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
+    if (o.cpu_fd >= 0) {
+        long long c = cgroup_cpu_us(&o);
+        if (c > cpu_us) cpu_us = c;
+    } else if (reaped > cpu_us) {
+        cpu_us = reaped;
+    }
     char status[1024];
     int n;
     if (exec_errno)
-        n = snprintf(status, sizeof(status), "status=failed");
+        n = snprintf(status, sizeof(status), "status=failed error=exec errno=%d", exec_errno);
     else if (WIFEXITED(main_status))
         n = snprintf(status, sizeof(status), "status=exited code=%d", WEXITSTATUS(main_status));
     else
         n = snprintf(status, sizeof(status), "status=signaled signal=%d", WTERMSIG(main_status));
     n += snprintf(status + n, sizeof(status) - n,
-                  " utime_us=%lld stime_us=%lld maxrss_kib=%ld wall_us=%lld tle=%d wall_killed=%d"
-                  " execve=%d",
-                  tv_us(ru.ru_utime), tv_us(ru.ru_stime), ru.ru_maxrss, wall, tle, wall_killed, execs);
+                  " cpu_us=%lld maxrss_kib=%ld vm_peak_kib=%lld wall_us=%lld tle=%d wall_killed=%d"
+                  " map_exceeded=%d execve=%d",
+                  cpu_us, ru.ru_maxrss, vm_peak_kib, wall, tle, wall_killed, map_exceeded, execs);
     if (rv_nr >= 0)
         n += snprintf(status + n, sizeof(status) - n, " rv_nr=%ld rv_name=%s", rv_nr,
                       syscall_name(rv_nr));
     if (counter >= 0)
         n += snprintf(status + n, sizeof(status) - n, " instructions=%lld", read_counter(counter));
-    if (exec_errno) /* the error text, with its spaces, ends the line */
-        n += snprintf(status + n, sizeof(status) - n, " error=%s", strerror(exec_errno));
     status[n++] = '\n';
     if (write(o.status_fd, status, n) < 0) return 122;
     return 0;
