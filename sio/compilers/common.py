@@ -5,9 +5,15 @@ A compiler runs **isolated**: a source is untrusted input.  Its box holds the
 job's files (the source, additional includes and sources, ``extra_files``,
 the unpacked ``additional_archive``) and sees a toolchain read-only: the
 software sandbox ``compiler-<name>`` when one is published in filetracker
-(unpacked root-like: its ``usr``, ``lib``... become the box's), otherwise the
-host's ``/usr``.  ``compiler_toolchain`` in the result says which, and its
-version.  Every limit ends in ``CE`` with a clear ``compiler_output``.
+(unpacked root-like: its ``usr``, ``lib``... become the box's, and nothing of
+the host's system is there), otherwise the host's ``/usr``.
+``compiler_toolchain`` in the result says which, and its version.  Every limit
+ends in ``CE`` with a clear ``compiler_output``.
+
+A versioned compiler (one with a sandbox) whose sandbox is not available falls
+back to the host's toolchain with the same options, and says so in
+``compiler_toolchain_fallback``; a node with ``SIO_COMPILER_HOST_FALLBACK=deny``
+refuses instead: the job fails (``FAILURE``, not ``CE``) naming the sandbox.
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ from sio.workers.sandbox import SandboxError, get_sandbox
 from sio.workers.util import replace_invalid_UTF, tempcwd
 
 logger = logging.getLogger(__name__)
+
+#: The node setting for versioned compilers without their sandbox: ``allow``
+#: (the default: compile with the host's toolchain, noted in the result) or
+#: ``deny`` (fail the job).
+HOST_FALLBACK_VARIABLE = 'SIO_COMPILER_HOST_FALLBACK'
 
 DEFAULT_LIMITS = {'time_limit': 30_000, 'mem_limit': 524_288}
 DEFAULT_OUTPUT_LIMIT = 5120
@@ -83,21 +94,44 @@ class Toolchain:
         return os.path.realpath(found)
 
 
+class ToolchainUnavailable(RuntimeError):
+    """A compiler's toolchain sandbox is missing and the node forbids the host fallback."""
+
+
+def host_fallback_allowed() -> bool:
+    """Whether this node lets versioned compilers use the host's toolchain when
+    their sandbox is missing (``$SIO_COMPILER_HOST_FALLBACK``, default ``allow``)."""
+    value = os.environ.get(HOST_FALLBACK_VARIABLE, '').strip().lower() or 'allow'
+    if value not in ('allow', 'deny'):
+        raise ValueError(f'${HOST_FALLBACK_VARIABLE}: {value!r} is neither allow nor deny')
+    return value == 'allow'
+
+
 def _host_toolchain(tool: str, extra_binds: list[tuple[str, str]]) -> Toolchain:
     return Toolchain(f'host {host_tool_version(tool)}', [('/usr', '/usr'), *extra_binds])
 
 
-def _sandbox_toolchain(name: str, stack) -> Toolchain | None:
-    """The published software sandbox ``name``, entered for the job, or None."""
-    try:
-        sandbox = stack.enter_context(get_sandbox(name))
-    except (SandboxError, ft.FiletrackerError, OSError) as exc:
-        logger.info('No toolchain sandbox %s (%s); using the host toolchain', name, exc)
-        return None
+def _sandbox_toolchain(name: str, stack) -> Toolchain:
+    """The published software sandbox ``name``, entered for the job (raises
+    :class:`SandboxError`, :class:`ft.FiletrackerError` or :class:`OSError`
+    when it cannot be had)."""
+    sandbox = stack.enter_context(get_sandbox(name))
     root = Path(sandbox.path)
     binds = [(str(child), '/' + child.name) for child in sorted(root.iterdir())
              if child.is_dir() and not child.name.startswith('.')]
     return Toolchain(f'sandbox {name} (version {sandbox.installed_version()})', binds, host=False)
+
+
+class _CompilerExecutor(IsolatedExecutor):
+    """The compiler's box; with a sandbox toolchain it holds no library of the
+    host (the sandbox brings its own loader and libraries)."""
+
+    def __init__(self, host_libs: bool, **kwargs):
+        super().__init__(**kwargs)
+        self.host_libs = host_libs
+
+    def _needs_libs(self, program, cwd):
+        return self.host_libs and super()._needs_libs(program, cwd)
 
 
 @dataclass
@@ -138,6 +172,32 @@ class Compiler:
         """The commands to run in order (most compilers need one)."""
         return [self.command(toolchain.resolve(self.tool), source, sources, extra_args)]
 
+    def toolchain(self, environ: dict, stack: contextlib.ExitStack) -> Toolchain:
+        """The toolchain to compile with: the sandbox, or the host's (only
+        when allowed if a sandbox was wanted; ``compiler_toolchain_fallback``
+        then says why)."""
+        environ.pop('compiler_toolchain_fallback', None)
+        if not self.sandbox:
+            return _host_toolchain(self.tool, self.host_binds())
+        try:
+            return _sandbox_toolchain(self.sandbox, stack)
+        except (SandboxError, ft.FiletrackerError, OSError) as exc:
+            reason = str(exc) or type(exc).__name__
+        if not host_fallback_allowed():
+            raise ToolchainUnavailable(
+                f'compiler {environ.get("compiler")!r} needs the toolchain sandbox '
+                f'{self.sandbox}, which this node cannot get ({reason}), and '
+                f'{HOST_FALLBACK_VARIABLE}=deny forbids the host toolchain; publish it with '
+                f'"sio-publish-sandbox DIR --name {self.sandbox}"')
+        toolchain = _host_toolchain(self.tool, self.host_binds())
+        environ['compiler_toolchain_fallback'] = (
+            f'the toolchain sandbox {self.sandbox} is not available ({reason}); compiled with '
+            f'the host toolchain and the same options instead ({HOST_FALLBACK_VARIABLE}=deny '
+            f'on the node forbids this)')
+        logger.warning('Compiler %s: %s', environ.get('compiler'),
+                       environ['compiler_toolchain_fallback'])
+        return toolchain
+
     # -- the compile job ----------------------------------------------------
 
     def compile(self, environ: dict) -> dict:
@@ -152,12 +212,12 @@ class Compiler:
         output_limit = environ.get('compilation_output_limit', DEFAULT_OUTPUT_LIMIT)
         size_limit = environ.get('compilation_result_size_limit')
         with contextlib.ExitStack() as stack:
-            toolchain = (self.sandbox and _sandbox_toolchain(self.sandbox, stack)) \
-                or _host_toolchain(self.tool, self.host_binds())
+            toolchain = self.toolchain(environ, stack)
             environ['compiler_toolchain'] = toolchain.description
             # Toolchains start their passes and may probe for networking (javac).
-            executor = IsolatedExecutor(allow_exec=True, allow_sockets=True, max_tasks=128,
-                                        ro_binds=toolchain.ro_binds)
+            executor = _CompilerExecutor(host_libs=toolchain.host, allow_exec=True,
+                                         allow_sockets=True, max_tasks=128,
+                                         ro_binds=toolchain.ro_binds)
             output = b''
             for step in self.steps(toolchain, source, sources, extra_args):
                 result = executor(

@@ -246,6 +246,141 @@ def test_toolchain_from_a_published_sandbox(tmp_path, programs, monkeypatch):
     shutil.rmtree(reachable)
 
 
+# -- a real toolchain sandbox, packed from the host's gcc ---------------------
+
+GCC_SANDBOX = 'compiler-gcc.12_2_0'
+HOST_ONLY = '/usr/bin/dpkg'  # on every Debian node, never in a toolchain sandbox
+
+
+@pytest.fixture(scope='module')
+def gcc_sandbox(tmp_path_factory):
+    """A filetracker server of its own with the host's gcc published as the
+    sandbox ``compiler-gcc.12_2_0`` (with ``sio-publish-sandbox``), the marker
+    its header defines, and a node sandbox directory the box user can reach."""
+    from tests.integration.host_toolchain import ToolchainUnavailable, pack
+    tmp = tmp_path_factory.mktemp('gcc-sandbox')
+    marker = f'sandbox-{uuid.uuid4().hex[:12]}'
+    root = tmp / 'tree' / GCC_SANDBOX
+    try:
+        pack(root, {'usr/include/sio_toolchain_marker.h': f'#define SIO_TOOLCHAIN "{marker}"\n'})
+    except ToolchainUnavailable as exc:
+        pytest.skip(f'cannot pack the host gcc: {exc}')
+    assert not (root / HOST_ONLY.lstrip('/')).exists() and Path(HOST_ONLY).exists()
+    # Files private to the packing user (umask 077): installing lets boxes read them.
+    (root / 'usr/include/sio_toolchain_marker.h').chmod(0o600)
+    basedir = Path(tempfile.mkdtemp(prefix='sio-test-sandboxes-'))
+    basedir.chmod(0o711)  # pytest's directories are private; the box user must get in
+    with CentralServer.start(tmp / 'ft') as server:
+        done = subprocess.run([str(Path(sys.executable).with_name('sio-publish-sandbox')),
+                               str(root), '--url', server.url], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f'/sandboxes/{GCC_SANDBOX}.tar.gz@')
+        yield server, marker, basedir
+    shutil.rmtree(basedir)
+
+
+def _compile_probe(server, compiler, out='/probe-exe', source=SOURCES / 'toolchain_probe.c',
+                   args=(f'-DHOST_ONLY="{HOST_ONLY}"',), **extra):
+    from sio.workers.ftclient import FiletrackerClient
+    client = FiletrackerClient(server.url, Path(tempfile.mkdtemp()))
+    source = client.put_file(f'/probe-{uuid.uuid4().hex}.c', source, to_local_store=False)
+    return run({'filetracker_url': server.url, 'job_type': 'compile', 'source_file': source,
+                'compiler': compiler, 'out_file': out, 'extra_compilation_args': list(args),
+                **extra})
+
+
+def _run_probe(server, compiled, tmp_path) -> str:
+    from sio.workers.ftclient import FiletrackerClient
+    client = FiletrackerClient(server.url, tmp_path / 'probe-client')
+    (tmp_path / 'empty').write_text('')
+    r = job(server, job_type='exec', exe_file=compiled['out_file'], exec_info=compiled['exec_info'],
+            in_file=client.put_file(f'/in-{uuid.uuid4().hex}', tmp_path / 'empty'),
+            out_file=f'/probe-out-{uuid.uuid4().hex}', upload_out=True, exec_time_limit=5000)
+    assert r['result_code'] == 'OK', r
+    client.get_file(r['out_file'], tmp_path / 'probe-out', add_to_cache=False)
+    return (tmp_path / 'probe-out').read_text().strip()
+
+
+def test_versioned_compiler_compiles_with_its_published_toolchain(gcc_sandbox, monkeypatch,
+                                                                  tmp_path):
+    # A real gcc from a sandbox, in a box holding nothing of the host's system:
+    # the program it builds saw the sandbox's marker header and not the
+    # host-only file.  "deny" proves no fallback was needed.
+    server, marker, basedir = gcc_sandbox
+    monkeypatch.setenv('SIO_SANDBOXES_BASEDIR', str(basedir))
+    monkeypatch.setenv('SIO_COMPILER_HOST_FALLBACK', 'deny')
+    r = _compile_probe(server, 'gcc12_2_0_c17')
+    assert r['result'] == 'SUCCESS', r.get('traceback')
+    assert r['result_code'] == 'OK', r['compiler_output']
+    assert r['compiler_toolchain'].startswith(f'sandbox {GCC_SANDBOX} (version ')
+    assert 'compiler_toolchain_fallback' not in r
+    major = subprocess.run(['gcc', '-dumpversion'], capture_output=True, text=True).stdout
+    assert _run_probe(server, r, tmp_path) == \
+        f'{marker} gcc{major.strip().split(".")[0]} host-files-hidden 1.4142'
+
+
+def test_toolchain_box_holds_only_the_sandbox(gcc_sandbox, monkeypatch, tmp_path):
+    # The compiler box's own view of its mounts: gcc's -wrapper runs the
+    # sandbox's "strings" on /proc/self/mountinfo in place of the compiler
+    # passes, so the compiler output lists them.  Every mount on /usr, /lib*
+    # and /bin comes from the sandbox; none from the host.
+    server, _, basedir = gcc_sandbox
+    monkeypatch.setenv('SIO_SANDBOXES_BASEDIR', str(basedir))
+    r = _compile_probe(server, 'gcc12_2_0_c17',
+                       args=['-wrapper', 'strings,-a,/proc/self/mountinfo,--'],
+                       compilation_output_limit=None)
+    mounts = [line.split()[3:5] for line in r['compiler_output'].splitlines()
+              if len(line.split()) > 5 and line.split()[0].isdigit()]
+    system = [(root, point) for root, point in mounts
+              if point == '/usr' or point.startswith(('/usr/', '/lib', '/bin'))]
+    assert '/usr' in [point for _, point in system], r['compiler_output']
+    assert all(GCC_SANDBOX in root for root, _ in system), system
+
+
+def test_system_compiler_next_to_a_toolchain_sandbox_uses_the_host(gcc_sandbox, monkeypatch,
+                                                                  tmp_path):
+    # The probe tells the two apart: the host's gcc sees the host's files.
+    server, _, basedir = gcc_sandbox
+    monkeypatch.setenv('SIO_SANDBOXES_BASEDIR', str(basedir))
+    r = _compile_probe(server, 'system-gcc')
+    assert r['result_code'] == 'OK' and r['compiler_toolchain'].startswith('host gcc')
+    assert 'compiler_toolchain_fallback' not in r
+    assert _run_probe(server, r, tmp_path).startswith('no-marker gcc')
+    assert _run_probe(server, r, tmp_path).endswith(' host-files-visible 1.4142')
+
+
+def test_missing_toolchain_sandbox_falls_back_to_the_host_visibly(ft_server, tmp_path):
+    # The session's server has no toolchain sandbox: by default the host's gcc
+    # compiles, and the result says so.
+    r = _compile_probe(ft_server, 'gcc12_2_0_c17', out=f'/fallback-{uuid.uuid4().hex}')
+    assert r['result'] == 'SUCCESS' and r['result_code'] == 'OK', r
+    assert r['compiler_toolchain'].startswith('host gcc')
+    note = r['compiler_toolchain_fallback']
+    assert f'toolchain sandbox {GCC_SANDBOX} is not available' in note
+    assert 'SIO_COMPILER_HOST_FALLBACK=deny' in note
+    assert _run_probe(ft_server, r, tmp_path).endswith(' host-files-visible 1.4142')
+
+
+def test_denied_host_fallback_fails_the_job_naming_the_sandbox(ft_server, monkeypatch):
+    monkeypatch.setenv('SIO_COMPILER_HOST_FALLBACK', 'deny')
+    r = _compile_probe(ft_server, 'gcc12_2_0_c17', out=f'/denied-{uuid.uuid4().hex}')
+    assert r['result'] == 'FAILURE' and 'result_code' not in r  # not the contestant's CE
+    assert f"compiler 'gcc12_2_0_c17' needs the toolchain sandbox {GCC_SANDBOX}" in r['exception']
+    assert 'SIO_COMPILER_HOST_FALLBACK=deny' in r['exception']
+    assert f'sio-publish-sandbox DIR --name {GCC_SANDBOX}' in r['exception']
+    # Compilers that never wanted a sandbox are not affected.
+    r = _compile_probe(ft_server, 'system-gcc', out=f'/denied-{uuid.uuid4().hex}')
+    assert r['result_code'] == 'OK' and 'compiler_toolchain_fallback' not in r
+
+
+def test_unknown_host_fallback_setting_is_named(ft_server, monkeypatch):
+    monkeypatch.setenv('SIO_COMPILER_HOST_FALLBACK', 'maybe')
+    r = _compile_probe(ft_server, 'gcc12_2_0_c17', out=f'/unknown-{uuid.uuid4().hex}')
+    assert r['result'] == 'FAILURE'
+    assert "$SIO_COMPILER_HOST_FALLBACK: 'maybe' is neither allow nor deny" in r['exception']
+
+
 def test_sio_compile_with_local_files(tmp_path):
     (tmp_path / 'a.c').write_text((SOURCES / 'simple.c').read_text())
     done = subprocess.run([str(Path(sys.executable).with_name('sio-compile')), 'a.c', 'prog',
