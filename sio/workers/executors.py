@@ -335,11 +335,15 @@ class _SupervisedExecutor(BaseExecutor):
         else:
             time_used, measure = outcome.cpu_us // 1000, 'cpu'
         if memory_mode == 'address-space':
-            # A program whose image alone exceeds RLIMIT_AS dies in execve, unmeasured.
-            mem_used = max(outcome.vm_peak_kib, self._image_kib(program, cwd))
+            # A program whose image alone exceeds RLIMIT_AS dies in execve, unmeasured;
+            # the resident peak is a lower bound of the address-space peak.
+            mem_used = max(outcome.vm_peak_kib, self._image_kib(program, cwd),
+                           outcome.maxrss_kib)
         else:
             mem_used = outcome.maxrss_kib
-        memory_exceeded = outcome.oom_killed or bool(limits.mem_limit and (
+        # A full box disk is the program's memory (its pages are charged to the run).
+        disk_full = outcome.disk_full and not (outcome.exited and outcome.exit_code == 0)
+        memory_exceeded = outcome.oom_killed or disk_full or bool(limits.mem_limit and (
             mem_used > limits.mem_limit if memory_mode == 'address-space'
             else outcome.enforced_by == 'rlimit' and mem_used >= limits.mem_limit))
         result_code, result_string = verdict(

@@ -151,6 +151,8 @@ class BoxOutcome:
     enforced_by: str
     #: User-space instructions of the program tree, when counted.
     instructions: int | None = None
+    #: The box's own tmpfs was (nearly) full at the end.
+    disk_full: bool = False
 
 
 def _box_user() -> tuple[int, int] | None:
@@ -283,8 +285,8 @@ def _launcher_args(request: BoxRequest, status_fd: int, group,
         measured = request.isolated and request.seccomp
         limits['--as-kib'] = memory_kib + (AS_MARGIN_KIB if measured else 0)
         limits['--map-limit-kib'] = memory_kib
-    elif memory_kib and group is None:  # resident memory without a cgroup: rlimits are all there is
-        limits['--as-kib'] = memory_kib
+    elif memory_kib and group is None:  # resident memory without a cgroup: sampled
+        limits['--rss-limit-kib'] = memory_kib
         limits['--stack-kib'] = memory_kib
     if group is None and request.isolated:
         limits['--nproc'] = request.max_tasks
@@ -447,6 +449,7 @@ def run(request: BoxRequest) -> BoxOutcome:
         if request.isolated:
             stats.observe('sandbox_overhead_seconds',
                           max(0.0, elapsed - status.get('wall_us', 0) / 1e6))
+        disk_full = disk is not None and disk.full()
         if disk is not None:
             disk.copy_back()
     finally:
@@ -472,6 +475,7 @@ def run(request: BoxRequest) -> BoxOutcome:
         time_limit_hit=status.get('tle') == 1,
         wall_killed=status.get('wall_killed') == 1,
         oom_killed=oom or status.get('map_exceeded') == 1,
+        disk_full=disk_full,
         forbidden_syscall=status.get('rv_name'),
         error=(os.strerror(exec_errno) if status.get('error') == 'exec' and exec_errno
                else f'{status.get("error", "launcher failure")}'

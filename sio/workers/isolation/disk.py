@@ -161,6 +161,11 @@ class BoxDisk:
                 with contextlib.suppress(FileNotFoundError):
                     (self.source / rel).unlink()
 
+    def full(self) -> bool:
+        """Whether less than 1 MiB or no inode is left."""
+        st = os.statvfs(self.path)
+        return st.f_bavail * st.f_frsize < (1 << 20) or st.f_favail == 0
+
     def remove(self) -> None:
         """Unmount the tmpfs (freeing all it holds) and delete its mount point."""
         _umount(self.path)

@@ -28,7 +28,7 @@
  * Usage: launcher [--time-limit-ms N] [--wall-limit-ms N] [--as-kib N]
  *                 [--stack-kib N] [--fsize N] [--nproc N] [--nofile N]
  *                 [--cgroup-fd FD]... [--cpu-fd FD --cpu-format ns|stat]
- *                 [--map-limit-kib N]
+ *                 [--map-limit-kib N] [--rss-limit-kib N]
  *                 [--no-seccomp] [--allow-exec] [--allow-sockets]
  *                 [--count-instructions]
  *                 [--instruction-limit N] --status-fd FD
@@ -274,6 +274,7 @@ static int build_filter(struct sock_filter *f, int allow_exec, int allow_sockets
 
 struct options {
     long time_limit_ms, wall_limit_ms, as_kib, stack_kib, fsize, nproc, nofile, map_limit_kib;
+    long rss_limit_kib; /* sampled: resident memory without a memory cgroup */
     long long instruction_limit;
     int seccomp, status_fd, n_cgroups, count_instructions, allow_exec, allow_sockets;
     int cpu_fd, cpu_stat; /* cpu_stat: cpu.stat (v2, usage_usec) instead of cpuacct.usage (ns) */
@@ -324,6 +325,7 @@ static void parse(int argc, char **argv, struct options *o) {
         else if (!strcmp(a, "--status-fd")) o->status_fd = (int)v;
         else if (!strcmp(a, "--cpu-fd")) o->cpu_fd = (int)v;
         else if (!strcmp(a, "--map-limit-kib")) o->map_limit_kib = v;
+        else if (!strcmp(a, "--rss-limit-kib")) o->rss_limit_kib = v;
         else if (!strcmp(a, "--instruction-limit")) o->instruction_limit = strtoll(argv[i], NULL, 10);
         else die_usage("unknown option");
     }
@@ -428,10 +430,12 @@ static long long now_us(void) {
     return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
-/* VmPeak and VmSize (KiB) of one process, from /proc/PID/status; 0 when gone. */
-static void vm_of(pid_t pid, long long *peak, long long *size) {
+/* VmPeak, VmSize and VmRSS (KiB) of one process, from /proc/PID/status; 0 when gone. */
+static void vm_of(pid_t pid, long long *peak, long long *size, long long *rss) {
     char path[64], buf[4096];
-    *peak = *size = 0;
+    long long ignored;
+    if (!rss) rss = &ignored;
+    *peak = *size = *rss = 0;
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
@@ -443,9 +447,21 @@ static void vm_of(pid_t pid, long long *peak, long long *size) {
     if (p) *peak = strtoll(p + 8, NULL, 10);
     p = strstr(buf, "\nVmSize:");
     if (p) *size = strtoll(p + 8, NULL, 10);
+    p = strstr(buf, "\nVmRSS:");
+    if (p) *rss = strtoll(p + 7, NULL, 10);
 }
 
 static long long vm_peak_kib; /* the largest address-space peak of one process, or of their sum */
+static long long rss_kib;     /* resident memory of the program's processes at the last scan */
+
+/* Without a cgroup, the CPU of processes that ended is remembered from the
+ * last scan that saw them alive (the kernel reaps some by itself, and those
+ * a process waits for reach its rusage only when it is waited for). */
+#define MAX_TRACKED 4096
+struct tracked { pid_t pid; unsigned long long start; long long cpu_us; };
+static struct tracked seen[2][MAX_TRACKED];
+static int n_seen[2], cur;
+static long long ended_cpu_us; /* CPU of the processes no longer alive */
 
 /* Walk the processes of the program: everything but us in a box, else the
  * program's process group and our (reparented) children.  With kill set,
@@ -454,7 +470,7 @@ static long long vm_peak_kib; /* the largest address-space peak of one process, 
 static long long scan(int kill_them, int vm) {
     static long ticks = 0;
     if (!ticks) ticks = sysconf(_SC_CLK_TCK);
-    long long total = 0, vm_sum = 0;
+    long long total = 0, vm_sum = 0, rss_sum = 0;
     pid_t self = getpid();
     DIR *d = opendir("/proc");
     if (!d) return 0;
@@ -474,24 +490,41 @@ static long long scan(int kill_them, int vm) {
         char *p = strrchr(buf, ')');
         if (!p) continue;
         int ppid = 0, pgrp = 0;
-        unsigned long long ut = 0, st = 0;
-        /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
-        if (sscanf(p + 2, "%*c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                   &ppid, &pgrp, &ut, &st) != 4)
+        unsigned long long ut = 0, st = 0, started = 0;
+        /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+         * utime stime cutime cstime priority nice num_threads itrealvalue starttime */
+        if (sscanf(p + 2, "%*c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu"
+                   " %*d %*d %*d %*d %*d %*d %llu", &ppid, &pgrp, &ut, &st, &started) != 5)
             continue;
         if (!in_box && pgrp != program && ppid != self) continue;
         if (kill_them) kill(pid, SIGKILL);
-        total += (long long)(ut + st) * 1000000 / ticks;
+        long long cpu = (long long)(ut + st) * 1000000 / ticks;
+        total += cpu;
+        if (!kill_them && n_seen[!cur] < MAX_TRACKED)
+            seen[!cur][n_seen[!cur]++] = (struct tracked){pid, started, cpu};
         if (vm) {
-            long long peak, size;
-            vm_of(pid, &peak, &size);
+            long long peak, size, rss;
+            vm_of(pid, &peak, &size, &rss);
             if (peak > vm_peak_kib) vm_peak_kib = peak;
             vm_sum += size;
+            rss_sum += rss;
         }
     }
     closedir(d);
     if (vm_sum > vm_peak_kib) vm_peak_kib = vm_sum;
-    return total;
+    if (vm) rss_kib = rss_sum;
+    if (!kill_them) { /* what the previous scan saw and this one did not has ended */
+        for (int i = 0; i < n_seen[cur]; i++) {
+            int alive = 0;
+            for (int j = 0; j < n_seen[!cur] && !alive; j++)
+                alive = seen[!cur][j].pid == seen[cur][i].pid &&
+                        seen[!cur][j].start == seen[cur][i].start;
+            if (!alive) ended_cpu_us += seen[cur][i].cpu_us;
+        }
+        n_seen[cur] = 0;
+        cur = !cur;
+    }
+    return total + ended_cpu_us;
 }
 
 /* CPU time of the run (us) from its cgroup's accounting file. */
@@ -628,17 +661,20 @@ int main(int argc, char **argv) {
             if (o.cpu_fd >= 0) {
                 long long c = cgroup_cpu_us(&o);
                 if (c > cpu_us) cpu_us = c;
-            } else {
+            } else { /* the larger of what was reaped (+ the living) and what was seen */
                 struct rusage ru;
                 getrusage(RUSAGE_CHILDREN, &ru);
-                cpu_us = tv_us(ru.ru_utime) + tv_us(ru.ru_stime) + tree;
+                long long c = tv_us(ru.ru_utime) + tv_us(ru.ru_stime) + tree - ended_cpu_us;
+                if (tree > c) c = tree;
+                if (c > cpu_us) cpu_us = c;
             }
             if (deadline_wall && t >= deadline_wall) { wall_killed = 1; }
             else if (o.instruction_limit > 0 && read_counter(counter) > o.instruction_limit) {
                 tle = 1;
             }
             else if (deadline_cpu && cpu_us > deadline_cpu) tle = 1;
-            if (wall_killed || tle) { kill_all(); killed_all = 1; }
+            if (o.rss_limit_kib > 0 && rss_kib > o.rss_limit_kib) map_exceeded = 1;
+            if (wall_killed || tle || map_exceeded) { kill_all(); killed_all = 1; }
         }
         struct pollfd fds[2] = {{sfd, POLLIN, 0}, {listener, POLLIN, 0}};
         int timeout = killed_all ? 50 : 10;
@@ -662,12 +698,12 @@ int main(int argc, char **argv) {
                     int nr = req.data.nr;
                     if (nr == SYS_exit_group) { /* its last address-space peak, then let it go */
                         long long peak, size;
-                        vm_of((pid_t)req.pid, &peak, &size);
+                        vm_of((pid_t)req.pid, &peak, &size, NULL);
                         if (peak > vm_peak_kib) vm_peak_kib = peak;
                         resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
                     } else if (nr == SYS_mmap || nr == SYS_mremap) { /* a large mapping */
                         long long peak, size;
-                        vm_of((pid_t)req.pid, &peak, &size);
+                        vm_of((pid_t)req.pid, &peak, &size, NULL);
                         unsigned long long grow = nr == SYS_mmap ? req.data.args[1]
                             : req.data.args[2] > req.data.args[1] ? req.data.args[2] - req.data.args[1] : 0;
                         long long would = size + (long long)(grow >> 10);
@@ -706,8 +742,11 @@ done:;
     if (o.cpu_fd >= 0) {
         long long c = cgroup_cpu_us(&o);
         if (c > cpu_us) cpu_us = c;
-    } else if (reaped > cpu_us) {
-        cpu_us = reaped;
+    } else {
+        long long tracked = ended_cpu_us;
+        for (int i = 0; i < n_seen[cur]; i++) tracked += seen[cur][i].cpu_us;
+        if (reaped > cpu_us) cpu_us = reaped;
+        if (tracked > cpu_us) cpu_us = tracked;
     }
     char status[1024];
     int n;
