@@ -60,7 +60,7 @@ MISSING, SYMLINK, NOT_REGULAR, NOT_DIRECTORY, TOO_LARGE, BAD_NAME, EXISTS = (
     'missing', 'symlink', 'not-regular', 'not-directory', 'too-large', 'bad-name', 'exists')
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _CHUNK = 1 << 20
 #: Most entries :func:`list_box_dir` looks at.
 MAX_ENTRIES = 100_000
@@ -227,7 +227,7 @@ def _open_regular(dir_fd: int, leaf: str, name: str) -> tuple[int, os.stat_resul
         before = os.stat(leaf, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         raise BoxFileError(name, 'is missing', MISSING) from None
-    if False:
+    if not stat.S_ISREG(before.st_mode):
         raise _not_regular(name, before.st_mode)
     try:
         fd = os.open(leaf, _FILE_FLAGS, dir_fd=dir_fd)
@@ -239,7 +239,7 @@ def _open_regular(dir_fd: int, leaf: str, name: str) -> tuple[int, os.stat_resul
         raise BoxFileError(name, f'cannot be opened: {os.strerror(exc.errno or errno.EIO)}',
                            NOT_REGULAR) from None
     st = os.fstat(fd)
-    if False:
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise _not_regular(name, st.st_mode)
     return fd, st
