@@ -30,6 +30,8 @@ from pathlib import Path
 
 from sio.workers import ft
 from sio.workers.executors import IsolatedExecutor, Limits
+from sio.workers.isolation.boxfiles import (BoxFileError, copy_box_file, create_box_file,
+                                            make_box_dir)
 from sio.workers.sandbox import SandboxError, get_sandbox
 from sio.workers.util import replace_invalid_UTF, tempcwd
 
@@ -46,6 +48,8 @@ DEFAULT_OUTPUT_LIMIT = 5120
 #: and temporaries come before the program), at least this much.
 MIN_FILE_SIZE_LIMIT = 64 << 20
 SIZE_LIMIT_MESSAGE = 'Compiled file size limit exceeded.'
+#: Most bytes an ``additional_archive`` may unpack to.
+ARCHIVE_SIZE_LIMIT = 256 << 20
 
 
 def _as_list(value, key: str, lang: str) -> list[str]:
@@ -233,12 +237,20 @@ class Compiler:
                     if result.result_code not in ('RE', 'OK'):
                         output += f'\nCompiler stopped: {result.result_string}\n'.encode()
                     return self._finish(environ, 'CE', output, output_limit)
-        produced = box / self.output
-        if not produced.is_file():
-            return self._finish(environ, 'CE', output + b'\nThe compiler produced no program.\n',
-                                output_limit)
-        if size_limit is not None and produced.stat().st_size > size_limit:
-            return self._finish(environ, 'CE', SIZE_LIMIT_MESSAGE.encode(), output_limit)
+        # The result is read out of the box safely: a regular file, no link, capped.
+        staging = Path(tempcwd('result'))
+        staging.mkdir(exist_ok=True)
+        produced = staging / self.output
+        try:
+            copy_box_file(box, self.output, produced,
+                          limit=size_limit if size_limit is not None else MIN_FILE_SIZE_LIMIT)
+        except BoxFileError as exc:
+            if exc.kind == 'too-large':
+                return self._finish(environ, 'CE', SIZE_LIMIT_MESSAGE.encode(), output_limit)
+            problem = b'no program' if exc.kind == 'missing' else \
+                f'no usable program: {exc}'.encode()
+            return self._finish(environ, 'CE', output + b'\nThe compiler produced ' + problem
+                                + b'.\n', output_limit)
         environ['exec_info'] = self.exec_info(environ)
         ft.upload(environ, 'out_file', str(produced))
         return self._finish(environ, 'OK', output, output_limit)
@@ -285,26 +297,29 @@ def _fetch_path(environ: dict, path: str, box: Path, name: str | None = None) ->
 
 
 def _unpack(archive: Path, box: Path) -> None:
-    """Extract the zip into the box, never overwriting and never leaving it."""
-    root = box.resolve()
+    """Extract the zip into the box, never overwriting, never leaving it and
+    never following a link (:mod:`sio.workers.isolation.boxfiles`); at most
+    :data:`ARCHIVE_SIZE_LIMIT` bytes."""
+    unpacked = 0
     try:
         with zipfile.ZipFile(archive) as z:
             for member in z.infolist():
-                target = (box / member.filename).resolve()
-                if target != root and root not in target.parents:
-                    logger.warning('Skipping archive member %s: outside the job directory',
-                                   member.filename)
-                    continue
-                if target.exists():
-                    logger.warning('Skipping archive member %s: would overwrite a file',
-                                   member.filename)
-                    continue
-                if member.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with z.open(member) as src, open(target, 'wb') as dst:
-                    while chunk := src.read(1 << 20):
-                        dst.write(chunk)
+                name = member.filename.rstrip('/')
+                try:
+                    if member.is_dir():
+                        make_box_dir(box, name)
+                        continue
+                    with z.open(member) as src, create_box_file(box, name) as dst:
+                        while chunk := src.read(1 << 20):
+                            unpacked += len(chunk)
+                            if unpacked > ARCHIVE_SIZE_LIMIT:
+                                raise ValueError(
+                                    "environ['additional_archive']: unpacks to more than "
+                                    f'{ARCHIVE_SIZE_LIMIT} bytes')
+                            dst.write(chunk)
+                except BoxFileError as exc:
+                    reason = {'bad-name': 'outside the job directory',
+                              'exists': 'would overwrite a file'}.get(exc.kind, exc.problem)
+                    logger.warning('Skipping archive member %s: %s', member.filename, reason)
     except zipfile.BadZipFile as exc:
         raise ValueError(f"environ['additional_archive']: not a zip archive: {exc}") from None

@@ -10,14 +10,41 @@ is called and read:
   more is a checker failure (the job fails, naming it, with the checker's
   standard error).
 ``testlib``
-  ``chk in out hint``; exit 0 OK, 1 WA, 2 presentation error (WA), 4 "dirt"
-  (WA), 7 points (the first number of the message is the score in [0, 1]),
-  16+k partially correct with k percent; 3 (FAIL) and anything else is a
+  ``chk in out hint``; the exit code as testlib's ``quit`` makes it: 0 OK,
+  1 WA, 2 presentation error (WA; also ``_dirt``, which testlib reports as
+  PE), 4 "dirt" (WA, older testlib), 8 unexpected end of file (WA, testlib
+  with ``ENABLE_UNEXPECTED_EOF``), 7 points (``quitp``: the number after
+  ``points`` in the message is the score in [0, 1]) and
+  ``PC_BASE_EXIT_CODE + k`` partially correct with k percent
+  (``quitf(_pc(k))``, k from 0 to 100); 3 (FAIL) and anything else is a
   checker failure.  The message is the checker's standard error.
 ``kattis``
   ``chk in hint feedback_dir < out``; exit 42 accepted, 43 wrong answer,
   anything else a checker failure; ``feedback_dir/judgemessage.txt`` is the
   message and ``score.txt`` (if any) the percentage.
+
+**testlib's partial scores.**  ``PC_BASE_EXIT_CODE`` is fixed when the checker
+is compiled: 0 by default, 50 with ``-DTESTSYS`` (never 16: that is the
+``_partially`` value of testlib's ``TResult``, not an exit code).  The job
+cannot see which, so ``checker_testlib_pc_base`` says it: ``0`` (the default:
+a checker built plainly, ``g++ chk.cpp``, as a contest's package compiles
+it) or ``50`` (built with ``-DTESTSYS``); any base from 0 to 155 is accepted.
+With base 0, ``_pc(k)`` for k = 0…8 exits with the code of a fixed verdict
+(``_pc(1)`` exits 1, like WA).  testlib itself tells them apart only in its
+message, which starts ``partially correct (k)``; so does the job: that
+message with exit code ``base + k`` is k percent whatever the code, and
+without it a fixed code keeps its fixed meaning.  A message naming k with
+any other exit code is a checker failure that names the base the checker
+was built with (``-DTESTSYS`` or not), so a wrong setting never scores.
+
+**What is read back.**  A checker may be hostile (``untrusted_checker``) or
+broken, so its standard output and error go to files of the worker's, read
+up to a cap (64 KiB of output, 4 KiB of error), and the Kattis feedback files
+are read from its box by :mod:`sio.workers.isolation.boxfiles`: never
+through a symbolic link (in ``feedback/`` or the file itself), only a
+regular file (a FIFO or device is refused unopened), at most 4 KiB of
+``judgemessage.txt`` and 256 bytes of ``score.txt``.  Anything else there is
+a checker failure naming the file and what it is, never its content.
 
 Without ``chk_file`` the built-in comparator (:mod:`sio.executors.comparator`)
 decides, with ``checker_format`` messages.  ``untrusted_checker`` runs the
@@ -35,9 +62,15 @@ from sio.executors import comparator
 from sio.workers import ft
 from sio.workers.executors import (ExecutionResult, IsolatedExecutor, UnprotectedExecutor,
                                    cap_result_string)
+from sio.workers.isolation.boxfiles import BoxFileError, read_box_file
 
 DEFAULT_CHECKER_LIMITS = {'time_limit': 30_000, 'mem_limit': 262_144}
 PROTOCOLS = ('sio', 'testlib', 'kattis')
+#: Most bytes read of a checker's standard output, standard error, Kattis
+#: ``judgemessage.txt`` and ``score.txt``.
+STDOUT_LIMIT, STDERR_LIMIT, JUDGEMESSAGE_LIMIT, SCORE_LIMIT = 64 << 10, 4096, 4096, 256
+#: testlib's ``PC_BASE_EXIT_CODE`` unless ``checker_testlib_pc_base`` says otherwise.
+DEFAULT_TESTLIB_PC_BASE = 0
 
 _NUMBER = re.compile(r'^(\d+)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$')
 
@@ -85,11 +118,12 @@ def _executor(environ: dict):
     return IsolatedExecutor() if environ.get('untrusted_checker') else UnprotectedExecutor()
 
 
-def _stderr_text(path: Path) -> str:
+def _read_capped(path: Path, limit: int) -> bytes:
+    """At most ``limit`` bytes of a file the worker made for a checker's stream."""
     try:
-        return path.read_bytes()[:4096].decode('utf-8', errors='replace')
-    except OSError:
-        return ''
+        return read_box_file(path.parent, path.name, limit).data
+    except (BoxFileError, OSError):
+        return b''
 
 
 def check_output(environ: dict, out: Path, job_dir: Path) -> None:
@@ -117,21 +151,37 @@ def check_output(environ: dict, out: Path, job_dir: Path) -> None:
     shutil.copyfile(hint, box / 'hint')
     shutil.copyfile(out, box / 'out')
     limits = {k: environ.get('checker_' + k, v) for k, v in DEFAULT_CHECKER_LIMITS.items()}
+    pc_base = _testlib_pc_base(environ) if protocol == 'testlib' else None
     executor = _executor(environ)
-    stderr_path = job_dir / 'checker.stderr'
-    with open(stderr_path, 'wb') as stderr:
+    # Its streams go to the worker's own files (outside the box), read back capped.
+    stdout_path, stderr_path = job_dir / 'checker.stdout', job_dir / 'checker.stderr'
+    with open(stdout_path, 'wb') as stdout, open(stderr_path, 'wb') as stderr:
         if protocol == 'kattis':
             (box / 'feedback').mkdir(exist_ok=True)
             with open(box / 'out', 'rb') as stdin:
                 result = executor(['./chk', 'in', 'hint', 'feedback/'], cwd=box, stdin=stdin,
-                                  stderr=stderr, capture_output=True, ignore_errors=True,
+                                  stdout=stdout, stderr=stderr, ignore_errors=True,
                                   environ=environ, environ_prefix='checker_', **limits)
         else:
-            result = executor(['./chk', 'in', 'out', 'hint'], cwd=box, stderr=stderr,
-                              capture_output=True, split_lines=True, ignore_errors=True,
+            result = executor(['./chk', 'in', 'out', 'hint'], cwd=box, stdout=stdout,
+                              stderr=stderr, ignore_errors=True,
                               environ=environ, environ_prefix='checker_', **limits)
-    {'sio': _read_sio, 'testlib': _read_testlib, 'kattis': _read_kattis}[protocol](
-        environ, result, _stderr_text(stderr_path), box)
+    result.stdout = _read_capped(stdout_path, STDOUT_LIMIT).split(b'\n')
+    stderr_text = _read_capped(stderr_path, STDERR_LIMIT).decode('utf-8', errors='replace')
+    if protocol == 'sio':
+        _read_sio(environ, result, stderr_text)
+    elif protocol == 'testlib':
+        _read_testlib(environ, result, stderr_text, pc_base)
+    else:
+        _read_kattis(environ, result, stderr_text, box)
+
+
+def _testlib_pc_base(environ: dict) -> int:
+    base = environ.get('checker_testlib_pc_base', DEFAULT_TESTLIB_PC_BASE)
+    if isinstance(base, bool) or not isinstance(base, int) or not 0 <= base <= 155:
+        raise ValueError(f"environ['checker_testlib_pc_base']: {base!r} is not testlib's "
+                         'PC_BASE_EXIT_CODE (0 for a plain build, 50 for -DTESTSYS; 0 to 155)')
+    return base
 
 
 def _failure(protocol: str, result: ExecutionResult, stderr: str) -> CheckerError:
@@ -139,7 +189,7 @@ def _failure(protocol: str, result: ExecutionResult, stderr: str) -> CheckerErro
                         + (f'; stderr: {stderr.strip()}' if stderr.strip() else ''))
 
 
-def _read_sio(environ, result, stderr, box):
+def _read_sio(environ, result, stderr):
     if result.result_code not in ('OK', 'RE') or result.return_code >= 2 \
             or result.return_code < 0:
         raise _failure('sio', result, stderr)
@@ -150,35 +200,74 @@ def _read_sio(environ, result, stderr, box):
     _verdict(environ, ok, message, percentage)
 
 
-def _read_testlib(environ, result, stderr, box):
+#: testlib's message of ``quitf(_pc(k), ...)``, and of ``quitp(points, ...)``.
+_TESTLIB_PARTIAL = re.compile(r'\s*partially correct \((-?\d+)\)')
+_TESTLIB_POINTS = re.compile(r'\s*points\s+([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)')
+_NUMBER_ANYWHERE = re.compile(r'[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?')
+#: testlib's fixed exit codes that are wrong answers: WA, PE (and ``_dirt``),
+#: old testlib's "dirt", unexpected EOF.
+_TESTLIB_WRONG = (1, 2, 4, 8)
+
+
+def _read_testlib(environ, result, stderr, pc_base):
     code = result.return_code
     message = stderr.strip()
     if result.result_code not in ('OK', 'RE') or code < 0:
         raise _failure('testlib', result, stderr)
+    partial = _TESTLIB_PARTIAL.match(message)
+    if partial:
+        # testlib's own word; the exit code must agree with the base it was built with.
+        k = int(partial.group(1))
+        if code == pc_base + k and 0 <= k <= 100:
+            _verdict(environ, True, message, (k, 1))
+            return
+        if 0 <= k <= 100:
+            built = code - k
+            hint = {0: 'without -DTESTSYS (set checker_testlib_pc_base to 0)',
+                    50: 'with -DTESTSYS (set checker_testlib_pc_base to 50)'}.get(
+                        built, f'with PC_BASE_EXIT_CODE {built}')
+            raise CheckerError(
+                f'testlib checker said "partially correct ({k})" but exited with {code}, not '
+                f'{pc_base + k} (checker_testlib_pc_base is {pc_base}): it was built {hint}')
+        raise CheckerError(f'testlib checker gave a partial score of {k} percent, outside 0..100:'
+                           f' {message!r}')
     if code == 0:
         _verdict(environ, True, message, (100, 1))
-    elif code in (1, 2, 4):
+    elif code in _TESTLIB_WRONG:
         _verdict(environ, False, message, (0, 1))
     elif code == 7:
-        score = re.search(r'[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?', message)
-        if not score:
+        # quitp's message is "points <value> <text>"; a hand-made one may put it anywhere.
+        points = _TESTLIB_POINTS.match(message)
+        number = points.group(1) if points else _NUMBER_ANYWHERE.search(message)
+        if number is None:
             raise CheckerError(f'testlib checker reported points without a number: {message!r}')
-        _verdict(environ, True, message, parse_percentage(str(Fraction(score.group()) * 100)))
-    elif 16 <= code <= 116:
-        _verdict(environ, True, message, (code - 16, 1))
+        if not isinstance(number, str):
+            number = number.group()
+        _verdict(environ, True, message, parse_percentage(str(Fraction(number) * 100)))
+    elif code != 3 and pc_base <= code <= pc_base + 100:
+        _verdict(environ, True, message, (code - pc_base, 1))
     else:
         raise _failure('testlib', result, stderr)
 
 
-def _read_kattis(environ, result, stderr, box):
-    feedback = box / 'feedback'
-    message = _stderr_text(feedback / 'judgemessage.txt').strip()
-    if result.return_code == 42:
-        score = feedback / 'score.txt'
-        percentage = parse_percentage(score.read_text()) if score.exists() else (100, 1)
-        _verdict(environ, True, message, percentage)
-    elif result.return_code == 43:
-        _verdict(environ, False, message, (0, 1))
-    else:
-        raise _failure('kattis', result, stderr)
+def _feedback(box: Path, name: str, limit: int):
+    """A Kattis feedback file (None if the checker wrote none), read safely."""
+    try:
+        return read_box_file(box, f'feedback/{name}', limit, missing_ok=True)
+    except BoxFileError as exc:
+        raise CheckerError(f'checker (kattis protocol) failed: its feedback file {exc}') from None
 
+
+def _read_kattis(environ, result, stderr, box):
+    if result.return_code not in (42, 43):
+        raise _failure('kattis', result, stderr)
+    judgemessage = _feedback(box, 'judgemessage.txt', JUDGEMESSAGE_LIMIT)
+    message = judgemessage.data.decode('utf-8', errors='replace').strip() if judgemessage else ''
+    if result.return_code == 43:
+        _verdict(environ, False, message, (0, 1))
+        return
+    score = _feedback(box, 'score.txt', SCORE_LIMIT)
+    if score is not None and score.truncated:
+        raise CheckerError(f'checker (kattis protocol) failed: its feedback file '
+                           f"'feedback/score.txt' is larger than {SCORE_LIMIT} bytes")
+    _verdict(environ, True, message, parse_percentage(score.data) if score else (100, 1))

@@ -1,5 +1,11 @@
 """Getting a job's files into place: the program (and its extra files), and
-the test input (a plain file or a single-file zip archive)."""
+the test input (a plain file or a single-file zip archive); and the program's
+output out of it.
+
+A program's output file lives beside its box, never in it (the box sees it
+only as its open standard output), and is opened and uploaded without
+following links, as a regular file (:mod:`sio.workers.isolation.boxfiles`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 from sio.workers import ft
+from sio.workers.isolation.boxfiles import open_box_file
 
 
 def fetch_program(environ: dict, box: Path, name: str) -> Path:
@@ -50,10 +57,14 @@ def upload_output(environ: dict, out: Path) -> None:
     """Upload the program's output to ``out_file``, if the environ asks for it
     (to the central store only with ``upload_out``; otherwise the node cache)."""
     if 'out_file' in environ:
-        ft.upload(environ, 'out_file', str(out), to_remote_store=bool(environ.get('upload_out')))
+        with open_box_file(out.parent, out.name):  # a regular file, not a link: or it raises
+            ft.upload(environ, 'out_file', str(out),
+                      to_remote_store=bool(environ.get('upload_out')))
 
 
 def open_output(path: Path):
-    """The program's output file, append-only (it cannot seek back over it)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o644)
+    """The program's output file, append-only (it cannot seek back over it),
+    never through a link."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC | os.O_NOFOLLOW
+                 | os.O_CLOEXEC, 0o644)
     return os.fdopen(fd, 'wb')
