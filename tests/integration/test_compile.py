@@ -127,16 +127,22 @@ def test_additional_includes_and_sources(ft_server, src, files, form):
 
 
 def test_archive_never_overwrites_nor_escapes(ft_server, src, files, tmp_path):
+    # Members that would land outside the job: a path climbing out of it (to
+    # this test's directory) and an absolute one.  The worker unpacks on the
+    # host, so a missing check would leave them there for the test to see.
+    climbing = tmp_path / 'climbed.txt'
+    absolute = tmp_path / 'absolute.txt'
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, 'w') as z:
         z.writestr('library.h', (SOURCES / 'library.h').read_text())
-        z.writestr('a.c', '')  # would overwrite the source
-        z.writestr('../b.txt', 'escaped')
+        z.writestr('a.c', 'this would break the source')  # would overwrite the source
+        z.writestr('../' * 40 + str(climbing).lstrip('/'), 'escaped')
+        z.writestr(str(absolute), 'escaped')
     r = compile_ok(ft_server, src, files, 'simple-lib.c', 'system-c',
                    additional_sources=src('library.c'),
                    additional_archive=files('lib.zip', archive.getvalue()))
     assert run_compiled(ft_server, files, r) == 'Hello World from c-lib'
-    assert not list(Path('/tmp').glob('sioworkers_*/b.txt'))
+    assert not climbing.exists() and not absolute.exists()
 
 
 def test_extra_files_and_extra_args(ft_server, src, files):
@@ -167,6 +173,37 @@ def test_host_files_never_reach_the_compiler_output(ft_server, src, files, tmp_p
         assert r['result_code'] == 'CE'
         assert 'No such file' in r['compiler_output'], r['compiler_output']
         assert secret not in r['compiler_output'] and 'root:' not in r['compiler_output']
+
+
+@pytest.mark.parametrize('compiler, source, message', [
+    ('system-fpc', 'compile_error.pas', 'Identifier not found "undefined_name"'),
+    ('pas', 'compile_error.pas', 'Identifier not found "undefined_name"'),
+    ('system-java', 'compile_error.java', 'cannot find symbol'),
+    ('java', 'compile_error.java', 'cannot find symbol'),
+])
+def test_pascal_and_java_compile_errors(ft_server, src, files, compiler, source, message):
+    r = job(ft_server, job_type='compile', source_file=src(source), compiler=compiler,
+            out_file=f'{files.prefix}/ce')
+    assert r['result_code'] == 'CE' and 'exec_info' not in r
+    assert message in r['compiler_output'] and 'undefined_name' in r['compiler_output']
+
+
+def test_java_class_is_named_after_problem_short_name(ft_server, src, files):
+    # The source is saved as <problem_short_name>.java, so its public class
+    # compiles only when named after the problem.
+    source = src('named_by_problem.java')
+    r = compile_ok(ft_server, src, files, 'named_by_problem.java', 'system-java',
+                   problem_short_name='abc')
+    assert r['exec_info'] == {'mode': 'java', 'main_class': 'abc',
+                              'preferred_filename': 'abc.jar'}
+    assert run_compiled(ft_server, files, r) == 'Hello World from abc'
+    r = job(ft_server, job_type='compile', source_file=source, compiler='system-java',
+            out_file=f'{files.prefix}/unnamed')
+    assert r['result_code'] == 'CE'
+    assert 'should be declared in a file named abc.java' in r['compiler_output']
+    r = run({'filetracker_url': ft_server.url, 'job_type': 'compile', 'source_file': source,
+             'compiler': 'system-java', 'out_file': '/x', 'problem_short_name': 'a-b'})
+    assert r['result'] == 'FAILURE' and "Java class name 'a-b'" in r['exception']
 
 
 NASTY_LIMITS = dict(compilation_time_limit=2000, compilation_real_time_limit=6000,

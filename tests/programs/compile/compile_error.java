@@ -1,0 +1,3 @@
+public class compile_error {
+    public static void main(String[] args) { undefined_name = 1; }
+}

@@ -1,0 +1,4 @@
+program compile_error;
+begin
+  undefined_name := 1;
+end.
