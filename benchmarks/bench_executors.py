@@ -66,22 +66,23 @@ def main() -> None:
         for name, fn in cases.items():
             rows[name] = sample_ms(fn, runs, warmup)
             rows[name + ' (idle 50 ms)'] = sample_ms(fn, max(10, runs // 4), 1, idle=0.05)
+        if cgroups.backend() and cgroups.favordynmods() is not None:
+            # The node setting that keeps moves into cgroups cheap after a pause, off for a while.
+            cgroups.set_favordynmods(False)
+            try:
+                for name in ('isolated executor', 'exec job + comparator'):
+                    rows[name + ' (idle 50 ms, no favordynmods)'] = sample_ms(
+                        cases[name], max(10, runs // 4), 1, idle=0.05)
+            finally:
+                cgroups.set_favordynmods(True)
         print(f'cgroups: {cgroups.backend() or "none (rlimits)"}; bwrap: {shutil.which("bwrap")}; '
-              f'cgroup v2 favordynmods: {_favordynmods()}')
+              f'cgroup v2 favordynmods: {cgroups.favordynmods()}')
         base = statistics.median(rows['plain fork+exec'])
         print(f'{"":42} {"median":>9} {"p95":>9} {"ratio":>7} {"+ms":>7}')
         for name, values in rows.items():
             median = statistics.median(values)
             print(f'{name:42} {median:9.2f} {p95(values):9.2f} {median / base:7.1f} '
                   f'{median - base:7.2f}')
-
-
-def _favordynmods() -> str:
-    for line in Path('/proc/self/mounts').read_text().splitlines():
-        fields = line.split()
-        if fields[2] == 'cgroup2':
-            return 'on' if 'favordynmods' in fields[3].split(',') else 'off'
-    return 'no cgroup2 mount'
 
 
 if __name__ == '__main__':

@@ -55,6 +55,12 @@ def main() -> None:
         report['output_size'] = os.path.getsize(Path(job, 'out'))
         report['job_dir'] = job
         report['box_listing'] = sorted(os.listdir(box))
+        inodes = {}  # disk the box directory takes: each inode's blocks once
+        for root, dirs, files in os.walk(box):
+            for name in files:
+                st = os.lstat(os.path.join(root, name))
+                inodes[st.st_dev, st.st_ino] = st.st_blocks * 512
+        report['box_bytes'] = sum(inodes.values())
     print(json.dumps(report))
 
 

@@ -285,8 +285,9 @@ def _launcher_args(request: BoxRequest, status_fd: int, group,
         measured = request.isolated and request.seccomp
         limits['--as-kib'] = memory_kib + (AS_MARGIN_KIB if measured else 0)
         limits['--map-limit-kib'] = memory_kib
-    elif memory_kib and group is None:  # resident memory without a cgroup: sampled
-        limits['--rss-limit-kib'] = memory_kib
+    elif memory_kib and group is None:  # resident memory without a cgroup: sampled,
+        limits['--rss-limit-kib'] = memory_kib  # with a generous address-space backstop
+        limits['--as-kib'] = 4 * memory_kib + (2 << 20)
         limits['--stack-kib'] = memory_kib
     if group is None and request.isolated:
         limits['--nproc'] = request.max_tasks
@@ -302,6 +303,8 @@ def _launcher_args(request: BoxRequest, status_fd: int, group,
     else:
         args += ['--allow-exec'] if request.allow_exec else []
         args += ['--allow-sockets'] if request.allow_sockets else []
+        # Without a memory cgroup, memfds and socket buffers would be memory no limit sees.
+        args += ['--strict-kernel-memory'] if group is None else []
     if request.count_instructions:
         args.append('--count-instructions')
         if request.instruction_limit:
@@ -374,7 +377,7 @@ def run(request: BoxRequest) -> BoxOutcome:
             box_dir = disk.path if disk is not None else request.box_dir
             _prepare_dir(request.box_dir, user, own=disk is None)
         kind = cgroups.backend()
-        if kind is not None and (request.isolated or request.memory_bytes):
+        if kind is not None:  # also unprotected runs: to kill all they leave, and their CPU
             group = cgroups.RunCgroup.create(request.memory_bytes,
                                              request.max_tasks if request.isolated else None)
         status_r, status_w = os.pipe()
@@ -450,8 +453,8 @@ def run(request: BoxRequest) -> BoxOutcome:
             stats.observe('sandbox_overhead_seconds',
                           max(0.0, elapsed - status.get('wall_us', 0) / 1e6))
         disk_full = disk is not None and disk.full()
-        if disk is not None:
-            disk.copy_back()
+        # Files adding up to more than the disk holds (sparse, hard links) are its overflow.
+        disk_overflow = disk is not None and not disk.copy_back()
     finally:
         for fd in (*own_fds, *parent_fds):
             with contextlib.suppress(OSError):
@@ -474,7 +477,7 @@ def run(request: BoxRequest) -> BoxOutcome:
         vm_peak_kib=status.get('vm_peak_kib', 0),
         time_limit_hit=status.get('tle') == 1,
         wall_killed=status.get('wall_killed') == 1,
-        oom_killed=oom or status.get('map_exceeded') == 1,
+        oom_killed=oom or status.get('map_exceeded') == 1 or disk_overflow,
         disk_full=disk_full,
         forbidden_syscall=status.get('rv_name'),
         error=(os.strerror(exec_errno) if status.get('error') == 'exec' and exec_errno

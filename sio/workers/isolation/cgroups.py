@@ -95,17 +95,56 @@ def _v1_cpuacct() -> bool:
         return False
 
 
-def _favor_dynamic_modifications() -> None:
-    """Remount the cgroup v2 hierarchy with ``favordynmods`` (see the module docs)."""
-    if os.environ.get('SIO_CGROUP_FAVORDYNMODS', '1') == '0' or os.geteuid() != 0:
-        return
+#: cgroup2's own mount options (kept when remounting without ``favordynmods``).
+_CGROUP2_OPTIONS = ('nsdelegate', 'memory_localevents', 'memory_recursiveprot',
+                    'memory_hugetlb_accounting', 'pids_localevents')
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT = 2, 4, 8, 32
+
+
+def _cgroup2_mounts() -> list[tuple[str, list[str]]]:
+    mounts = []
     with contextlib.suppress(OSError):
         for line in Path('/proc/self/mounts').read_text().splitlines():
             _, target, fstype, options, *_ = line.split()
-            if fstype == 'cgroup2' and 'favordynmods' not in options.split(','):
-                with contextlib.suppress(OSError, subprocess.SubprocessError):
-                    subprocess.run(['mount', '-o', 'remount,favordynmods', target],
-                                   capture_output=True, timeout=10)
+            if fstype == 'cgroup2':
+                mounts.append((target, options.split(',')))
+    return mounts
+
+
+def favordynmods() -> bool | None:
+    """Whether the cgroup v2 hierarchy is mounted with ``favordynmods`` (None: no v2 mount)."""
+    mounts = _cgroup2_mounts()
+    return any('favordynmods' in options for _, options in mounts) if mounts else None
+
+
+def set_favordynmods(enabled: bool) -> None:
+    """Remount the cgroup v2 hierarchy with ``favordynmods`` on or off (root only).
+    Turning it on keeps every other option (``mount`` merges them); turning it
+    off (for comparisons in the benchmarks) passes the other cgroup2 options
+    and mount flags back explicitly."""
+    import ctypes
+    for target, options in _cgroup2_mounts():
+        if ('favordynmods' in options) == enabled:
+            continue
+        if enabled:
+            subprocess.run(['mount', '-o', 'remount,favordynmods', target],
+                           capture_output=True, timeout=10, check=True)
+            continue
+        flags = _MS_REMOUNT | sum(bit for name, bit in (('nosuid', _MS_NOSUID), ('nodev', _MS_NODEV),
+                                                        ('noexec', _MS_NOEXEC)) if name in options)
+        data = ','.join(o for o in options if o in _CGROUP2_OPTIONS)
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.mount(None, target.encode(), None, flags, data.encode()) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f'remounting {target}: {os.strerror(err)}')
+
+
+def _favor_dynamic_modifications() -> None:
+    """Turn ``favordynmods`` on (see the module docs) unless told not to."""
+    if os.environ.get('SIO_CGROUP_FAVORDYNMODS', '1') == '0' or os.geteuid() != 0:
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        set_favordynmods(True)
 
 
 @lru_cache(maxsize=None)

@@ -27,6 +27,8 @@ from pathlib import Path
 DISK_INODES = int(os.environ.get('SIO_BOX_INODES', 4096))
 #: Bytes offered beyond those copied in when the run has no memory limit.
 DISK_BYTES_DEFAULT = 256 << 20
+#: Directories deeper than this in a box are not copied back.
+MAX_DEPTH = 16
 
 _MS_NOSUID, _MS_NODEV = 2, 4
 _MNT_DETACH = 2
@@ -58,6 +60,60 @@ def _tree(root: Path) -> tuple[int, int]:
     return size, count
 
 
+def _join(top: str, name: str) -> str:
+    return name if top == '.' else f'{top}/{name}'
+
+
+def _open_dirs(root: int, parts: list[str], create: bool) -> int:
+    """A descriptor of directory ``parts`` under ``root``, never following links
+    (with ``create``, missing ones are made and anything else in the way removed)."""
+    fd = os.dup(root)
+    try:
+        for part in parts:
+            if create:
+                _replace_with_dir(fd, part)
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                          dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _remove_entry(dir_fd: int, name: str) -> None:
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+        try:
+            _rmtree_fd(sub)
+        finally:
+            os.close(sub)
+        os.rmdir(name, dir_fd=dir_fd)
+    else:
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def _rmtree_fd(fd: int) -> None:
+    for name in os.listdir(fd):
+        _remove_entry(fd, name)
+
+
+def _replace_with_dir(dir_fd: int, name: str) -> None:
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            return
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    os.mkdir(name, 0o755, dir_fd=dir_fd)
+
+
 def enabled() -> bool:
     """Whether boxes get a tmpfs of their own here."""
     return os.geteuid() == 0 and os.environ.get('SIO_BOX_TMPFS', '1') != '0'
@@ -70,6 +126,7 @@ class BoxDisk:
         self.source = source
         self.path = path
         self._copied = copied
+        self._root_fd: int | None = None
 
     @classmethod
     def create(cls, source: Path, user: tuple[int, int] | None,
@@ -119,47 +176,85 @@ class BoxDisk:
                 st = os.lstat(dst)
                 self._copied[os.path.relpath(dst, self.path)] = (st.st_size, st.st_mtime_ns)
 
-    def copy_back(self) -> None:
+    def copy_back(self) -> bool:
         """Make the box directory what the run left: new and changed regular
         files and directories are copied back, removed ones removed; links,
-        FIFOs, sockets and devices are left behind."""
-        seen = set()
-        for dirpath, dirnames, filenames in os.walk(self.path):
-            rel_dir = os.path.relpath(dirpath, self.path)
-            target_dir = self.source / rel_dir if rel_dir != '.' else self.source
-            for name in list(dirnames):
-                st = os.lstat(os.path.join(dirpath, name))
-                rel = os.path.normpath(os.path.join(rel_dir, name))
-                if not stat.S_ISDIR(st.st_mode):
-                    dirnames.remove(name)
+        FIFOs, sockets, devices and directories deeper than :data:`MAX_DEPTH`
+        are left behind.  Returns False, copying nothing, when the files'
+        sizes add up to more than the tmpfs holds (sparse files, hard links
+        to one big file): the run exceeded its disk."""
+        files, budget = self._inventory()
+        if files is None:
+            return False
+        kept = set()
+        made: dict[tuple[int, int], str] = {}  # hard links are copied once, linked after
+        dst_root = os.open(self.source, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            for rel, st in files:
+                kept.add(rel)
+                parts = rel.split('/')
+                parent = _open_dirs(dst_root, parts[:-1], create=True)
+                try:
+                    name = parts[-1]
+                    if stat.S_ISDIR(st.st_mode):
+                        _replace_with_dir(parent, name)
+                        continue
+                    if self._copied.get(rel) == (st.st_size, st.st_mtime_ns):
+                        continue
+                    _remove_entry(parent, name)
+                    key = (st.st_dev, st.st_ino)
+                    if key in made:
+                        os.link(made[key], name, src_dir_fd=dst_root, dst_dir_fd=parent,
+                                follow_symlinks=False)
+                        continue
+                    src_dir = _open_dirs(self._root_fd, parts[:-1], create=False)
+                    try:
+                        src = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+                                      | os.O_CLOEXEC, dir_fd=src_dir)
+                    finally:
+                        os.close(src_dir)
+                    dst = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                  | os.O_CLOEXEC, stat.S_IMODE(st.st_mode) & 0o777, dir_fd=parent)
+                    with os.fdopen(src, 'rb') as fin, os.fdopen(dst, 'wb') as fout:
+                        shutil.copyfileobj(fin, fout, 1 << 20)
+                    if st.st_nlink > 1:
+                        made[key] = rel
+                finally:
+                    os.close(parent)
+        finally:
+            os.close(dst_root)
+        for rel in self._copied:
+            if rel not in kept:
+                with contextlib.suppress(OSError):
+                    (self.source / rel).unlink()
+        return True
+
+    def _inventory(self) -> tuple[list[tuple[str, os.stat_result]] | None, int]:
+        """The regular files and directories of the tmpfs (relative paths, lstat),
+        walked by descriptors; None when their sizes pass the tmpfs's size."""
+        limit = os.statvfs(self.path).f_blocks * os.statvfs(self.path).f_frsize
+        entries, total, seen = [], 0, set()
+        self._root_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        for top, dirs, names, top_fd in os.fwalk(dir_fd=self._root_fd, follow_symlinks=False):
+            rel_top = os.path.relpath(top, '.')
+            depth = 0 if rel_top == '.' else rel_top.count('/') + 1
+            for name in list(dirs):
+                if depth >= MAX_DEPTH:
+                    dirs.remove(name)
                     continue
-                seen.add(rel)
-                target = target_dir / name
-                if target.is_symlink() or (target.exists() and not target.is_dir()):
-                    target.unlink()
-                target.mkdir(exist_ok=True)
-            for name in filenames:
-                src = os.path.join(dirpath, name)
-                st = os.lstat(src)
+                entries.append((_join(rel_top, name), os.stat(name, dir_fd=top_fd,
+                                                              follow_symlinks=False)))
+            for name in names:
+                st = os.stat(name, dir_fd=top_fd, follow_symlinks=False)
                 if not stat.S_ISREG(st.st_mode):
                     continue
-                rel = os.path.normpath(os.path.join(rel_dir, name))
-                seen.add(rel)
-                if self._copied.get(rel) == (st.st_size, st.st_mtime_ns):
-                    continue
-                target = target_dir / name
-                if target.is_dir() and not target.is_symlink():
-                    shutil.rmtree(target)
-                with contextlib.suppress(FileNotFoundError):
-                    target.unlink()
-                fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-                with os.fdopen(fd, 'rb') as f, open(target, 'xb') as out:
-                    shutil.copyfileobj(f, out, 1 << 20)
-                os.chmod(target, stat.S_IMODE(st.st_mode) & 0o777)
-        for rel in self._copied:
-            if rel not in seen:
-                with contextlib.suppress(FileNotFoundError):
-                    (self.source / rel).unlink()
+                if (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_size
+                entries.append((_join(rel_top, name), st))
+        if total > limit:
+            return None, limit
+        return entries, limit
 
     def full(self) -> bool:
         """Whether less than 1 MiB or no inode is left."""
@@ -168,6 +263,9 @@ class BoxDisk:
 
     def remove(self) -> None:
         """Unmount the tmpfs (freeing all it holds) and delete its mount point."""
+        if self._root_fd is not None:
+            os.close(self._root_fd)
+            self._root_fd = None
         _umount(self.path)
         with contextlib.suppress(OSError):
             self.path.rmdir()

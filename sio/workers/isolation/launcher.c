@@ -29,7 +29,7 @@
  *                 [--stack-kib N] [--fsize N] [--nproc N] [--nofile N]
  *                 [--cgroup-fd FD]... [--cpu-fd FD --cpu-format ns|stat]
  *                 [--map-limit-kib N] [--rss-limit-kib N]
- *                 [--no-seccomp] [--allow-exec] [--allow-sockets]
+ *                 [--no-seccomp] [--allow-exec] [--allow-sockets] [--strict-kernel-memory]
  *                 [--count-instructions]
  *                 [--instruction-limit N] --status-fd FD
  *                 -- PROGRAM ARGS...
@@ -162,6 +162,8 @@ static const char *syscall_name(long nr) {
     for (size_t i = 0; i < COUNT(WHICH_SELF_ONLY); i++)
         if (WHICH_SELF_ONLY[i].nr == nr) return WHICH_SELF_ONLY[i].name;
     if (nr == SYS_socket) return "socket";
+    if (nr == SYS_socketpair) return "socketpair";
+    if (nr == SYS_memfd_create) return "memfd_create";
     if (nr == SYS_clone) return "clone";
     if (nr == SYS_execve) return "execve";
     if (nr == SYS_execveat) return "execveat";
@@ -191,7 +193,7 @@ static int emit_length_trap(struct sock_filter *f, int n, long nr, int arg, unsi
 }
 
 static int build_filter(struct sock_filter *f, int allow_exec, int allow_sockets, int watch_exit,
-                        unsigned long long map_limit) {
+                        unsigned long long map_limit, int strict_kmem) {
     int n = 0;
 #define EMIT(x) (f[n++] = (struct sock_filter)x)
 #define ARG(i) offsetof(struct seccomp_data, args[i]) /* low 32 bits (little endian) */
@@ -230,10 +232,23 @@ static int build_filter(struct sock_filter *f, int allow_exec, int allow_sockets
         n = emit_length_trap(f, n, SYS_mmap, 1, map_trap_bytes(map_limit));
         n = emit_length_trap(f, n, SYS_mremap, 2, map_trap_bytes(map_limit));
     }
-    /* exit_group: the supervisor reads the process's address-space peak, then lets it go. */
+    /* exit_group, exit: the supervisor reads the address-space peak, then lets it go. */
     if (watch_exit) {
         EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 0, 1));
         EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit, 0, 1));
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+    }
+    /* Kernel memory that no limit sees where there is no memory cgroup. */
+    if (strict_kmem) {
+        EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_memfd_create, 0, 1));
+        EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+        if (!allow_sockets) {
+            EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 1));
+            EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+            EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socketpair, 0, 1));
+            EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+        }
     }
     /* execve/execveat: the supervisor lets the first one (the program itself) through,
      * unless programs may start others (compilers run their passes). */
@@ -278,6 +293,7 @@ struct options {
     long long instruction_limit;
     int seccomp, status_fd, n_cgroups, count_instructions, allow_exec, allow_sockets;
     int cpu_fd, cpu_stat; /* cpu_stat: cpu.stat (v2, usage_usec) instead of cpuacct.usage (ns) */
+    int strict_kmem;      /* no memory cgroup: memfd_create and sockets are violations */
     int cgroup_fds[MAX_CGROUPS];
     char **argv;
 };
@@ -304,6 +320,7 @@ static void parse(int argc, char **argv, struct options *o) {
         if (!strcmp(a, "--count-instructions")) { o->count_instructions = 1; continue; }
         if (!strcmp(a, "--allow-exec")) { o->allow_exec = 1; continue; }
         if (!strcmp(a, "--allow-sockets")) { o->allow_sockets = 1; continue; }
+        if (!strcmp(a, "--strict-kernel-memory")) { o->strict_kmem = 1; continue; }
         if (i + 1 >= argc) die_usage("option needs a value");
         if (!strcmp(a, "--cgroup-fd")) {
             if (o->n_cgroups == MAX_CGROUPS) die_usage("too many cgroups");
@@ -403,7 +420,8 @@ static void child(const struct options *o, int sock, int err_pipe, int go, int r
         struct sock_filter filter[MAX_FILTER];
         struct sock_fprog prog = {
             (unsigned short)build_filter(filter, o->allow_exec, o->allow_sockets, in_box,
-                                         (unsigned long long)o->map_limit_kib * 1024), filter};
+                                         (unsigned long long)o->map_limit_kib * 1024,
+                                         o->strict_kmem), filter};
         int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                                     SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
         if (listener < 0 || send_fd(sock, listener)) goto fail;
@@ -431,24 +449,43 @@ static long long now_us(void) {
 }
 
 /* VmPeak, VmSize and VmRSS (KiB) of one process, from /proc/PID/status; 0 when gone. */
-static void vm_of(pid_t pid, long long *peak, long long *size, long long *rss) {
-    char path[64], buf[4096];
-    long long ignored;
-    if (!rss) rss = &ignored;
-    *peak = *size = *rss = 0;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+static int vm_of_file(const char *path, long long *peak, long long *size, long long *rss) {
+    char buf[4096];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0) return 0;
     ssize_t len = read(fd, buf, sizeof(buf) - 1);
     close(fd);
-    if (len <= 0) return;
+    if (len <= 0) return 0;
     buf[len] = 0;
     char *p = strstr(buf, "\nVmPeak:");
-    if (p) *peak = strtoll(p + 8, NULL, 10);
+    if (!p) return 0; /* a zombie (e.g. a thread-group leader that called exit) */
+    *peak = strtoll(p + 8, NULL, 10);
     p = strstr(buf, "\nVmSize:");
     if (p) *size = strtoll(p + 8, NULL, 10);
     p = strstr(buf, "\nVmRSS:");
     if (p) *rss = strtoll(p + 7, NULL, 10);
+    return 1;
+}
+
+/* VmPeak, VmSize and VmRSS (KiB) of one process, from /proc/PID/status, or
+ * from a live thread's when the leader has exited; 0 when gone. */
+static void vm_of(pid_t pid, long long *peak, long long *size, long long *rss) {
+    char path[96];
+    long long ignored;
+    if (!rss) rss = &ignored;
+    *peak = *size = *rss = 0;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    if (vm_of_file(path, peak, size, rss)) return;
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%.16s/status", (int)pid, e->d_name);
+        if (vm_of_file(path, peak, size, rss)) break;
+    }
+    closedir(d);
 }
 
 static long long vm_peak_kib; /* the largest address-space peak of one process, or of their sum */
@@ -638,7 +675,7 @@ int main(int argc, char **argv) {
     int main_status = 0, main_done = 0, tle = 0, wall_killed = 0, killed_all = 0, execs = 0;
     int map_exceeded = 0;
     long rv_nr = -1;
-    long long cpu_us = 0;
+    long long cpu_us = 0, last_scan = 0;
     long long deadline_cpu = o.time_limit_ms > 0 ? o.time_limit_ms * 1000LL : 0;
     long long deadline_wall = o.wall_limit_ms > 0 ? start + o.wall_limit_ms * 1000LL : 0;
 
@@ -655,8 +692,9 @@ int main(int argc, char **argv) {
         }
         if (main_done && !killed_all) { kill_all(); killed_all = 1; continue; }
         if (killed_all && !in_box) scan(1, 0); /* orphans keep arriving */
-        if (!killed_all) {
-            long long t = now_us();
+        long long t = now_us();
+        if (!killed_all && t - last_scan >= 10000) { /* at most every 10 ms, however often woken */
+            last_scan = t;
             long long tree = (deadline_cpu && o.cpu_fd < 0) || watch_vm ? scan(0, watch_vm) : 0;
             if (o.cpu_fd >= 0) {
                 long long c = cgroup_cpu_us(&o);
@@ -677,7 +715,8 @@ int main(int argc, char **argv) {
             if (wall_killed || tle || map_exceeded) { kill_all(); killed_all = 1; }
         }
         struct pollfd fds[2] = {{sfd, POLLIN, 0}, {listener, POLLIN, 0}};
-        int timeout = killed_all ? 50 : 10;
+        int timeout = killed_all ? 50 : (int)((last_scan + 10000 - now_us()) / 1000) + 1;
+        if (timeout < 0) timeout = 0;
         if (deadline_wall && !killed_all) {
             long long left = (deadline_wall - now_us()) / 1000 + 1;
             if (left < timeout) timeout = left < 0 ? 0 : (int)left;
@@ -688,15 +727,19 @@ int main(int argc, char **argv) {
             while (read(sfd, &si, sizeof(si)) == sizeof(si)) {}
         }
         if (r > 0 && listener >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            if (fds[1].revents & POLLIN) {
+            /* Answer the pending notifications (a bounded batch) before the clock again. */
+            for (int more = fds[1].revents & POLLIN, batch = 0; more && batch < 256; batch++) {
                 struct seccomp_notif req;
                 struct seccomp_notif_resp resp;
                 memset(&req, 0, sizeof(req));
+                struct pollfd again = {listener, POLLIN, 0};
+                more = 0;
                 if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) == 0) {
+                    more = poll(&again, 1, 0) == 1 && (again.revents & POLLIN);
                     memset(&resp, 0, sizeof(resp));
                     resp.id = req.id;
                     int nr = req.data.nr;
-                    if (nr == SYS_exit_group) { /* its last address-space peak, then let it go */
+                    if (nr == SYS_exit_group || nr == SYS_exit) { /* the last address-space peak */
                         long long peak, size;
                         vm_of((pid_t)req.pid, &peak, &size, NULL);
                         if (peak > vm_peak_kib) vm_peak_kib = peak;
@@ -726,7 +769,8 @@ int main(int argc, char **argv) {
                     }
                     ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
                 }
-            } else {
+            }
+            if (!(fds[1].revents & POLLIN)) { /* hung up: no process of the run is left with it */
                 close(listener);
                 listener = -1;
             }
