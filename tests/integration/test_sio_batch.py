@@ -55,6 +55,13 @@ def test_logs_go_to_stderr_and_job_prints_do_not_reach_stdout(tmp_path):
     done = run_sio_batch(environ={'job_type': 'test-raise', 'debug': True})
     assert 'Job test-raise failed' in done.stderr
     assert done.stdout.startswith('--- BEGIN ENVIRON ---')
+    # A job that prints, from Python and from a child process: stdout holds the
+    # result alone, the prints go to stderr.
+    done = run_sio_batch(environ={'job_type': 'test-echo', 'echo': 1, 'print': 'NOISE-1234'})
+    assert done.returncode == 0, done.stderr
+    assert parse_environ(done.stdout)['echoed'] == 1
+    assert done.stdout.count('NOISE-1234') == 1  # the environ's own key
+    assert done.stderr.count('NOISE-1234') == 2
 
 
 @pytest.mark.parametrize('args, environ, stdin, message', [

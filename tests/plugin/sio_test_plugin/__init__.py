@@ -1,6 +1,7 @@
 """A plugin package for sio-ray's tests, installed like any third-party plugin."""
 
 import os
+import subprocess
 import sys
 import time
 
@@ -9,7 +10,12 @@ from sio.workers.util import tempcwd
 
 
 def echo_job(environ):
-    """Copies ``echo`` to ``echoed`` and notes the filters that ran before it."""
+    """Copies ``echo`` to ``echoed`` and notes the filters that ran before it.
+    With ``print``, prints that text on standard output, from Python and from
+    a child process (``sio-batch`` must keep both out of its result)."""
+    if environ.get('print'):
+        print(environ['print'], flush=True)
+        subprocess.run(['echo', environ['print']], check=True)
     environ['echoed'] = environ.get('echo')
     environ['marks_seen_by_job'] = list(environ.get('marks', []))
     return environ
