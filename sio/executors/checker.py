@@ -200,10 +200,18 @@ def _read_sio(environ, result, stderr):
     _verdict(environ, ok, message, percentage)
 
 
-#: testlib's message of ``quitf(_pc(k), ...)``, and of ``quitp(points, ...)``.
-_TESTLIB_PARTIAL = re.compile(r'\s*partially correct \((-?\d+)\)')
-_TESTLIB_POINTS = re.compile(r'\s*points\s+([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)')
+#: testlib's line of ``quitf(_pc(k), ...)``, and of ``quitp(points, ...)`` (its
+#: last line of standard error: a checker may print other lines before it).
+_TESTLIB_PARTIAL = re.compile(r'^\s*partially correct \((-?\d+)\)', re.MULTILINE)
+_TESTLIB_POINTS = re.compile(r'^\s*points\s+([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)',
+                             re.MULTILINE)
 _NUMBER_ANYWHERE = re.compile(r'[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?')
+
+
+def _last(pattern: re.Pattern, text: str) -> str | None:
+    """The first group of the last match of ``pattern`` in ``text``."""
+    found = pattern.findall(text)
+    return found[-1] if found else None
 #: testlib's fixed exit codes that are wrong answers: WA, PE (and ``_dirt``),
 #: old testlib's "dirt", unexpected EOF.
 _TESTLIB_WRONG = (1, 2, 4, 8)
@@ -214,10 +222,10 @@ def _read_testlib(environ, result, stderr, pc_base):
     message = stderr.strip()
     if result.result_code not in ('OK', 'RE') or code < 0:
         raise _failure('testlib', result, stderr)
-    partial = _TESTLIB_PARTIAL.match(message)
-    if partial:
+    partial = _last(_TESTLIB_PARTIAL, message)
+    if partial is not None:
         # testlib's own word; the exit code must agree with the base it was built with.
-        k = int(partial.group(1))
+        k = int(partial)
         if code == pc_base + k and 0 <= k <= 100:
             _verdict(environ, True, message, (k, 1))
             return
@@ -236,13 +244,14 @@ def _read_testlib(environ, result, stderr, pc_base):
     elif code in _TESTLIB_WRONG:
         _verdict(environ, False, message, (0, 1))
     elif code == 7:
-        # quitp's message is "points <value> <text>"; a hand-made one may put it anywhere.
-        points = _TESTLIB_POINTS.match(message)
-        number = points.group(1) if points else _NUMBER_ANYWHERE.search(message)
+        # quitp's line is "points <value> <text>"; a hand-made one may put it anywhere.
+        number = _last(_TESTLIB_POINTS, message)
         if number is None:
-            raise CheckerError(f'testlib checker reported points without a number: {message!r}')
-        if not isinstance(number, str):
-            number = number.group()
+            first = _NUMBER_ANYWHERE.search(message)
+            if first is None:
+                raise CheckerError(
+                    f'testlib checker reported points without a number: {message!r}')
+            number = first.group()
         _verdict(environ, True, message, parse_percentage(str(Fraction(number) * 100)))
     elif code != 3 and pc_base <= code <= pc_base + 100:
         _verdict(environ, True, message, (code - pc_base, 1))
