@@ -37,7 +37,7 @@ import ray
 
 from sio.workers.wallbound import WallBound
 from sio_ray import bounds, metrics, tags
-from sio_ray.placement import has_labels
+from sio_ray.placement import has_labels, missing_capability
 from sio_ray.queue import PriorityQueue
 from sio_ray.results import failure
 from sio_ray.task import run_job
@@ -272,10 +272,19 @@ class Dispatcher:
             job.resolve(failure(job.environ, why), ran=False)
 
     def _fill(self) -> None:
+        nodes = None
         while self._queue and len(self._inflight) < self.window:
             job = self._queue.peek()
             if job.exclusive and not self._drain_for(job):
                 return  # every capable node is drained already: wait, keep the order
+            if not job.exclusive and self._draining:
+                # A task's selector is fixed when Ray gets it: one kept off the
+                # drained nodes must have another node that can run it, or it
+                # would wait in Ray for good.  Otherwise it waits here.
+                nodes = nodes if nodes is not None else ray.nodes()
+                others = [n for n in nodes if n.get('NodeID') not in self._draining]
+                if missing_capability(job.options, others) is not None:
+                    return
             self._queue.pop()
             options = dict(job.options)
             selector = dict(options.get('label_selector') or {})

@@ -5,7 +5,9 @@ The journal of batch ``ID`` is ``<directory>/<ID>.journal``: msgpack records
 ``{'key': ..., 'result': environ}`` appended and flushed to disk one by one.
 A job's key is its place in the batch and a digest of its environ, so a
 changed batch never reuses a stale result.  A record cut short by a crash is
-ignored.
+dropped when the journal is opened again (the file is cut after the last whole
+record).  Only results of jobs that ran are recorded: a job cancelled, lost,
+or left unfinished when its driver shut down runs again on resume.
 """
 
 from __future__ import annotations
@@ -38,15 +40,29 @@ class Journal:
         self._lock = threading.Lock()
         self._results: dict[str, dict] = {}
         if self.path.exists():
-            unpacker = msgpack.Unpacker(raw=False)
-            unpacker.feed(self.path.read_bytes())
-            try:
-                for record in unpacker:
-                    if isinstance(record, dict) and 'key' in record:
-                        self._results[record['key']] = record['result']
-            except (ValueError, msgpack.UnpackException):
-                pass  # a record cut short by a crash: that job runs again
+            self._load()
         self._file = open(self.path, 'ab')
+
+    def _load(self) -> None:
+        """Read the records; cut the file after the last whole one, so that new
+        records follow it and not the remains of one a crash cut short."""
+        data = self.path.read_bytes()
+        unpacker = msgpack.Unpacker(raw=False)
+        unpacker.feed(data)
+        good = 0
+        try:
+            for record in unpacker:
+                if not (isinstance(record, dict) and isinstance(record.get('key'), str)
+                        and isinstance(record.get('result'), dict)):
+                    break
+                self._results[record['key']] = record['result']
+                good = unpacker.tell()
+        except (ValueError, msgpack.UnpackException):
+            pass  # a record cut short by a crash: that job runs again
+        if good < len(data):
+            with open(self.path, 'r+b') as f:
+                f.truncate(good)
+                os.fsync(f.fileno())
 
     def __len__(self) -> int:
         return len(self._results)

@@ -50,3 +50,71 @@ def scrape_metrics(names, timeout: float = 60.0) -> dict[str, float]:
             break
         time.sleep(1)
     return found
+
+
+def wait_until(condition, timeout: float, what: str):
+    """Poll ``condition`` until it returns something true (which is returned);
+    fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f'{what}: not within {timeout} s'
+        time.sleep(0.05)
+    return value
+
+
+def tasks_named(name: str) -> list:
+    """The attempts of the task named ``name`` that the State API knows."""
+    from ray.util.state import list_tasks
+    return list_tasks(filters=[('name', '=', name)], raise_on_missing_output=False)
+
+
+def assert_no_task_submitted(fragment: str) -> None:
+    """No task whose name holds ``fragment`` ever reached Ray.  Rather than wait
+    a while for task events: a sentinel job submitted afterwards by this
+    driver must show in the State API first (a driver's task events reach the
+    GCS in the order it submitted the tasks)."""
+    import uuid
+
+    import sio_ray
+    from ray.util.state import list_tasks
+    sentinel = f'sentinel-{uuid.uuid4().hex[:12]}'
+    sio_ray.run({'job_type': 'ping', 'ping': 0, 'job_id': sentinel})
+    wait_until(lambda: tasks_named(f'sio:ping:{sentinel}'), 60, 'the sentinel task never showed')
+    names = {t.name for t in list_tasks(limit=10000, raise_on_missing_output=False)}
+    assert not any(fragment in name for name in names), sorted(names)
+
+
+def descendants(pid: int) -> dict[int, bytes]:
+    """The processes below ``pid`` (children, theirs, ...) with their command lines."""
+    from pathlib import Path
+    children: dict[int, list[int]] = {}
+    for entry in Path('/proc').iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / 'stat').read_text().rsplit(')', 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found: dict[int, bytes] = {}
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            try:
+                found[child] = Path(f'/proc/{child}/cmdline').read_bytes()
+            except OSError:
+                continue
+            todo.append(child)
+    return found
+
+
+def alive(pids) -> list[int]:
+    """Those of ``pids`` still running (zombies count as gone)."""
+    left = []
+    for pid in pids:
+        try:
+            with open(f'/proc/{pid}/stat') as f:
+                if f.read().rsplit(')', 1)[1].split()[0] != 'Z':
+                    left.append(pid)
+        except OSError:
+            pass
+    return left

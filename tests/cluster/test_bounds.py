@@ -11,6 +11,7 @@ import ray
 
 import sio_ray
 from sio_ray import bounds
+from tests.cluster.conftest import tasks_named, wait_until
 from tests.conftest import processes_with
 
 #: How long after its bound a job may take to come back: a poll, the grace of
@@ -18,21 +19,11 @@ from tests.conftest import processes_with
 SLACK = bounds.POLL_INTERVAL + bounds.FORCE_AFTER + 20
 
 
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f'{what}: not within {timeout} s'
-        time.sleep(0.05)
-    return value
-
-
 def attempts_of(name: str) -> list:
     """The attempts of the task named ``name`` the State API knows, once the
     first has ended."""
-    from ray.util.state import list_tasks
-
     def ended():
-        tasks = list_tasks(filters=[('name', '=', name)], raise_on_missing_output=False)
+        tasks = tasks_named(name)
         return tasks if any(t.state in ('FAILED', 'FINISHED') for t in tasks) else None
     return wait_until(ended, 60, f'task events of {name}')
 

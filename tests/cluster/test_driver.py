@@ -3,11 +3,14 @@
 import json
 import os
 import platform
+import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -16,8 +19,67 @@ import ray
 import sio_ray
 from sio.workers.ftclient import FiletrackerClient
 from sio.workers.runner import run as run_in_process
-from sio_ray import dispatcher
+from sio_ray import bounds, dispatcher
+from tests.cluster.conftest import (alive, assert_no_task_submitted, descendants, tasks_named,
+                                    wait_until)
 from tests.conftest import processes_with
+
+REPO = Path(__file__).resolve().parents[2]
+#: How long a cancelled job may take to stop: a poll, the grace of an
+#: interruption, the kill of its worker, with room for a busy machine.  The
+#: jobs cancelled here would run for minutes by their own limits.
+STOP_WITHIN = bounds.POLL_INTERVAL + bounds.FORCE_AFTER + 10
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+class Driver:
+    """A driver script in a process of its own (tests/cluster/driver_script.py),
+    joining this test's Ray through ``$RAY_ADDRESS``."""
+
+    def __init__(self, spec: dict, log: Path):
+        env = {**os.environ, 'RAY_ADDRESS': ray.get_runtime_context().gcs_address,
+               'RAY_AUTH_MODE': 'disabled'}
+        self.log = log
+        with open(log, 'ab') as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, '-m', 'tests.cluster.driver_script', json.dumps(spec)],
+                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        self._events: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            if line.startswith('SIO-TEST '):
+                self._events.put(json.loads(line.removeprefix('SIO-TEST ')))
+        self._events.put(None)
+
+    def until(self, event: str, timeout: float = 120) -> list[dict]:
+        """The events up to and including the first ``event``."""
+        seen = []
+        while True:
+            try:
+                item = self._events.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f'no {event!r} from the driver within {timeout} s; '
+                                     f'seen {seen}; log: {self.log.read_text()[-3000:]}')
+            assert item is not None, f'the driver ended before {event!r}: ' \
+                                     f'{self.log.read_text()[-3000:]}'
+            seen.append(item)
+            if item['event'] == event:
+                return seen
+
+    def results(self, events: list[dict]) -> dict[int, dict]:
+        return {e['index']: e['result'] for e in events if e['event'] == 'result'}
+
+    def finish(self, timeout: float = 120) -> int:
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(60)
 
 
 def test_run_returns_the_same_environ_as_the_in_process_runner(local_ray):
@@ -35,11 +97,32 @@ def test_run_many_keeps_input_order_and_as_completed_yields_all(local_ray):
     assert sorted(r['pong'] for r in sio_ray.as_completed(jobs)) == list(range(20))
 
 
-def test_as_completed_yields_in_finishing_order(local_ray):
-    slow = {'job_type': 'test-sleep', 'sleep': 1.5, 'tag': 'slow'}
+def test_as_completed_yields_in_finishing_order(local_ray, tmp_path):
+    gate = tmp_path / 'gate'
+    # The slow job cannot end before the gate opens, which happens only once
+    # the fast one came out (or after 60 s, failing the test).
+    slow = {'job_type': 'test-wait', 'wait_for': [str(gate)], 'wait_timeout': 60}
     fast = {'job_type': 'ping', 'ping': 'fast'}
-    first = next(iter(sio_ray.as_completed([slow, fast])))
+    results = sio_ray.as_completed([slow, fast])
+    first = next(results)
+    gate.touch()
+    second = next(results)
     assert first.get('pong') == 'fast'
+    assert second['job_type'] == 'test-wait' and second['result'] == 'SUCCESS'
+
+
+def test_submit_hands_a_job_to_ray_and_the_reference_resolves_to_its_result(local_ray):
+    job = {'job_type': 'ping', 'ping': 'submitted', 'job_id': f'submit-{uuid.uuid4().hex[:8]}'}
+    ref = sio_ray.submit(job)
+    assert isinstance(ref, ray.ObjectRef)
+    result = ray.get(ref, timeout=60)
+    assert result == run_in_process(dict(job))
+    assert [t.state for t in wait_until(
+        lambda: [t for t in tasks_named(f"sio:ping:{job['job_id']}") if t.state == 'FINISHED'],
+        60, 'the task never showed')] == ['FINISHED']
+    # A job no node can run comes back as FAILURE through a reference too.
+    refused = ray.get(sio_ray.submit({'job_type': 'ping', 'ping_mem_limit': 1 << 40}))
+    assert refused['result'] == 'FAILURE' and 'no node has the resources' in refused['exception']
 
 
 def test_a_failing_job_comes_back_as_failure_not_a_lost_task(local_ray):
@@ -90,10 +173,7 @@ def test_a_group_asking_too_much_memory_is_refused_before_anything_runs(local_ra
     assert finished['error']['message'] == \
         'One of the tasks requires 3072 MiB of RAM, exceeding the limit of 2048 MiB'
     assert 'workers_jobs.results' not in finished
-    from ray.util.state import list_tasks
-    time.sleep(2)  # task events reach the GCS asynchronously
-    names = {t.name for t in list_tasks(limit=10000, raise_on_missing_output=False)}
-    assert not any('never-run' in name for name in names)
+    assert_no_task_submitted('never-run')
     with pytest.raises(ValueError, match=r"group\['workers_jobs'\]\['bad'\]: environ\['ping'\]"):
         sio_ray.run_group({'workers_jobs': {'good': {'job_type': 'ping', 'ping': 1},
                                             'bad': {'job_type': 'ping', 'ping': float('nan')}}})
@@ -112,23 +192,13 @@ def test_bad_environs_are_rejected_before_anything_is_queued(local_ray):
         sio_ray.submit({'job_type': 'exec', 'exec_mem_limit': '64M'})
     with pytest.raises(ValueError, match="workers_jobs"):
         sio_ray.run_group({'workers_jobs': [{'job_type': 'ping', 'job_id': 'must-not-run'}]})
-    from ray.util.state import list_tasks
-    time.sleep(2)  # task events reach the GCS asynchronously
-    assert list_tasks(filters=[('name', '=', 'sio:ping:must-not-run')],
-                      raise_on_missing_output=False) == []
+    assert_no_task_submitted('must-not-run')
 
 
 def test_jobs_are_named_for_the_dashboard(local_ray):
     sio_ray.run({'job_type': 'ping', 'ping': 0, 'job_id': 'named-job-42'})
-    from ray.util.state import list_tasks
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        tasks = list_tasks(filters=[('name', '=', 'sio:ping:named-job-42')],
-                           raise_on_missing_output=False)
-        if tasks and tasks[0].state == 'FINISHED':
-            break
-        time.sleep(0.5)
-    assert tasks and tasks[0].state == 'FINISHED'
+    wait_until(lambda: [t for t in tasks_named('sio:ping:named-job-42') if t.state == 'FINISHED'],
+               60, 'the named task never showed as FINISHED')
 
 
 def test_isolated_jobs_run_on_the_sandbox_node(local_ray):
@@ -139,52 +209,158 @@ def test_isolated_jobs_run_on_the_sandbox_node(local_ray):
     assert node['Labels']['sio-sandbox'] == 'true'
 
 
-def test_jobs_run_concurrently_from_threads(local_ray):
-    results = []
-    threads = [threading.Thread(target=lambda i=i: results.append(
-        sio_ray.run({'job_type': 'ping', 'ping': i}))) for i in range(5)]
+def test_jobs_run_concurrently_from_threads(local_ray, tmp_path):
+    # Two jobs from two threads meet: each arrives, then waits for the other;
+    # only jobs that run at the same time both succeed.
+    meet = [{'job_type': 'test-wait', 'arrive': str(tmp_path / f'arrived-{i}'),
+             'wait_for': [str(tmp_path / 'arrived-0'), str(tmp_path / 'arrived-1')],
+             'wait_timeout': 60} for i in range(2)]
+    jobs = meet + [{'job_type': 'ping', 'ping': i} for i in range(3)]
+    results = [None] * len(jobs)
+
+    def run(i):
+        results[i] = sio_ray.run(jobs[i])
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
-    assert sorted(r['pong'] for r in results) == list(range(5))
+        t.join(120)
+    assert [r['result'] for r in results] == ['SUCCESS'] * 5, [r.get('exception') for r in results]
+    a, b = results[:2]
+    assert overlap((a['started'], a['ended']), (b['started'], b['ended']))
+    assert [r['pong'] for r in results[2:]] == [0, 1, 2]
+
+
+def test_a_cpu_exec_job_overlaps_nothing_on_its_node(local_ray, programs, tmp_path):
+    (tmp_path / 'in').write_text('')
+    stamped = {'prefilters': ['test-stamp-start', 'test-node-id'],
+               'postfilters': ['test-stamp-end']}
+    stream = [{'job_type': 'test-sleep', 'sleep': 0.3, **stamped} for _ in range(24)]
+    # A real cpu-exec job: the program in its box until its 1 s time limit.
+    cpu_exec = {'job_type': 'cpu-exec', 'use_filetracker': False,
+                'exe_file': str(programs['busy_loop']), 'in_file': str(tmp_path / 'in'),
+                'exec_time_limit': 1000, **stamped}
+    results = sio_ray.run_many(stream[:8] + [cpu_exec] + stream[8:])
+    alone = results[8]
+    assert alone['result'] == 'SUCCESS' and alone['result_code'] == 'TLE', alone
+    others = results[:8] + results[9:]
+    def span(r):
+        return r['stamp_started'], r['stamp_ended']
+    assert [r for r in others if r['ray_node_id'] == alone['ray_node_id']
+            and overlap(span(r), span(alone))] == []
+    # Not vacuous: the other jobs do run side by side on the node's two CPUs ...
+    assert any(overlap(span(a), span(b)) for i, a in enumerate(others) for b in others[i + 1:])
+    # ... and the exclusive one was not starved by those behind it.
+    assert alone['stamp_ended'] < max(r['stamp_ended'] for r in results[9:])
 
 
 def test_a_high_priority_job_overtakes_a_long_low_priority_batch(local_ray):
     low = [{'job_type': 'test-sleep', 'sleep': 0.2, 'contest_priority': 0, 'job_id': f'low-{i}'}
            for i in range(60)]
-    results = {}
-    background = threading.Thread(target=lambda: results.update(low=sio_ray.run_many(low)))
-    background.start()
-    time.sleep(0.5)
+    futures = sio_ray.submit_many(low)
+    wait_until(lambda: any(f.done() for f in futures), 60, 'no low-priority job finished')
+    done_before = sum(f.done() for f in futures)
     urgent = sio_ray.run({'job_type': 'test-sleep', 'sleep': 0, 'contest_priority': 100})
-    background.join()
-    finished_before = sum(r['ended'] < urgent['ended'] for r in results['low'])
-    # 60 jobs x 0.2 s on 2 CPUs take 6 s; the urgent one waits for at most one window (8 jobs)
-    # beyond what had started when it came.
-    assert finished_before <= 20, finished_before
+    results = [f.result(timeout=120) for f in futures]
+    finished_before = sum(r['ended'] < urgent['ended'] for r in results)
+    # It waits for at most the window of jobs Ray already had (and those
+    # finishing while it was handed over), never for the rest of the batch.
+    window = dispatcher.dispatcher().window
+    assert finished_before <= done_before + window + 2, (finished_before, done_before, window)
+    assert finished_before < len(low) - 10
 
 
-def test_a_restarted_driver_does_not_rerun_finished_jobs(local_ray, tmp_path):
-    jobs = [{'job_type': 'test-sleep', 'sleep': 0, 'job_id': f'journaled-{i}'} for i in range(5)]
-    first = sio_ray.run_many(jobs, journal=sio_ray.Journal(tmp_path, 'batch-1'))
-    # A new driver process would open the same journal: the recorded results come back
-    # as they were (same 'started' stamps), nothing runs again.
-    again = sio_ray.run_many(jobs, journal=sio_ray.Journal(tmp_path, 'batch-1'))
-    assert again == first
-    # A changed job is not served from the journal.
-    changed = [dict(jobs[0], sleep=0.01)] + jobs[1:]
-    third = sio_ray.run_many(changed, journal=sio_ray.Journal(tmp_path, 'batch-1'))
-    assert third[0]['started'] != first[0]['started'] and third[1:] == first[1:]
+def test_a_driver_in_another_process_joins_the_cluster_named_by_ray_address(local_ray, tmp_path):
+    driver = Driver({'jobs': [{'job_type': 'test-echo', 'echo': 'there',
+                               'prefilters': ['test-node-id']}]}, tmp_path / 'driver.log')
+    events = driver.until('done')
+    assert driver.finish() == 0
+    connected = events[0]
+    assert connected['event'] == 'connected'
+    assert connected['gcs'] == ray.get_runtime_context().gcs_address
+    ours = sorted(n['NodeID'] for n in ray.nodes() if n['Alive'])
+    assert connected['nodes'] == ours  # this cluster, not a Ray of its own
+    [result] = driver.results(events).values()
+    assert result['echoed'] == 'there' and result['ray_node_id'] in ours
 
 
-def test_a_journal_survives_a_record_cut_short(local_ray, tmp_path):
+def batch(tmp_path: Path, gate: Path) -> list[dict]:
+    """Three jobs that end at once and one that waits for ``gate``."""
+    quick = [{'job_type': 'test-wait', 'job_id': f'quick-{i}'} for i in range(3)]
+    return quick + [{'job_type': 'test-wait', 'job_id': 'gated', 'wait_for': [str(gate)],
+                     'wait_timeout': 600}]
+
+
+def recorded(tmp_path: Path, batch_id: str) -> int:
+    journal = sio_ray.Journal(tmp_path / 'journal', batch_id)
+    journal.close()
+    return len(journal)
+
+
+@pytest.mark.parametrize('ending', ['shutdown', 'exit'])
+def test_a_resumed_batch_serves_jobs_that_ran_and_runs_the_rest(local_ray, tmp_path, ending):
+    gate = tmp_path / 'gate'
+    jobs = batch(tmp_path, gate)
+    spec = {'jobs': jobs, 'journal': str(tmp_path / 'journal'), 'batch': 'b'}
+    # The first driver gets the three quick results, then ends (sio_ray.shutdown()
+    # or just exits) while the gated job still runs.
+    first = Driver({**spec, 'stop_after': 3, 'then': ending}, tmp_path / 'first.log')
+    events = first.until('result') + first.until('result') + first.until('result')
+    if ending == 'shutdown':
+        events += first.until('done')
+    assert first.finish() == 0
+    before = first.results(events)
+    assert sorted(before) in ([0, 1, 2], [0, 1, 2, 3])
+    assert all(before[i]['result'] == 'SUCCESS' for i in range(3))
+    if ending == 'shutdown':
+        assert before[3]['exception'] == 'Ray was shut down before the job finished'
+    # The driver's own FAILURE of a job that never finished is not kept.
+    assert recorded(tmp_path, 'b') == 3
+    # A second driver process resumes the batch, one job of it changed.
+    gate.touch()
+    changed = [dict(jobs[0], variant=2)] + jobs[1:]
+    second = Driver({**spec, 'jobs': changed}, tmp_path / 'second.log')
+    after = second.results(second.until('done'))
+    assert second.finish() == 0
+    assert [after[i] for i in (1, 2)] == [before[i] for i in (1, 2)]  # served as recorded
+    assert after[0]['started'] > before[0]['ended']  # the changed job ran again
+    assert after[3]['result'] == 'SUCCESS'  # the unfinished one ran this time
+    assert recorded(tmp_path, 'b') == 5
+
+
+def test_a_batch_resumes_after_its_driver_is_killed(local_ray, tmp_path):
+    gate = tmp_path / 'gate'
+    jobs = batch(tmp_path, gate)
+    spec = {'jobs': jobs, 'journal': str(tmp_path / 'journal'), 'batch': 'k'}
+    first = Driver({**spec, 'stop_after': 3, 'then': 'hold'}, tmp_path / 'first.log')
+    before = first.results(first.until('holding'))
+    first.kill()
+    # As if the kill had struck in the middle of writing the next record.
+    with open(tmp_path / 'journal' / 'k.journal', 'ab') as f:
+        f.write(b'\x82\xa3key\xa5gat')
+    gate.touch()
+    second = Driver(spec, tmp_path / 'second.log')
+    after = second.results(second.until('done'))
+    assert second.finish() == 0
+    assert [after[i] for i in range(3)] == [before[i] for i in range(3)]
+    assert after[3]['result'] == 'SUCCESS'
+    # The gated job's record follows the good ones, not the remains of the cut one.
+    assert recorded(tmp_path, 'k') == 4
+
+
+def test_a_journal_survives_a_record_cut_short(tmp_path):
     journal = sio_ray.Journal(tmp_path, 'cut')
-    sio_ray.run_many([{'job_type': 'ping', 'ping': 1}], journal=journal)
+    journal.record('0:a', {'job_type': 'ping', 'pong': 1})
     journal.close()
     with open(tmp_path / 'cut.journal', 'ab') as f:
         f.write(b'\x82\xa3key')  # a crash in the middle of the next record
-    assert len(sio_ray.Journal(tmp_path, 'cut')) == 1
+    journal = sio_ray.Journal(tmp_path, 'cut')
+    assert len(journal) == 1
+    journal.record('1:b', {'job_type': 'ping', 'pong': 2})  # recorded after the cut
+    journal.close()
+    again = sio_ray.Journal(tmp_path, 'cut')
+    assert len(again) == 2 and again.result('1:b') == {'job_type': 'ping', 'pong': 2}
+    again.close()
     with pytest.raises(ValueError, match='batch id'):
         sio_ray.Journal(tmp_path, '../escape')
 
@@ -219,19 +395,14 @@ def test_cancelling_a_batch_stops_its_running_sandboxes(local_ray, programs, tmp
                'extra_execution_args': [marker]}
     queued = [{'job_type': 'test-sleep', 'sleep': 30, 'contest_priority': -1} for _ in range(20)]
     futures = sio_ray.submit_many([running] + queued)
-    deadline = time.monotonic() + 60
-    while not processes_with(marker) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert processes_with(marker), 'the sandboxed program never started'
-    started = time.monotonic()
+    wait_until(lambda: processes_with(marker), 60, 'the sandboxed program never started')
     sio_ray.cancel(futures)
-    results = [f.result(timeout=60) for f in futures]
+    results = [f.result(timeout=STOP_WITHIN) for f in futures]
     assert all(r['result'] == 'FAILURE' and 'cancelled' in r['exception'] for r in results), \
         [(r['job_type'], r['result'], r.get('exception', '')[:80]) for r in results]
-    while processes_with(marker) and time.monotonic() - started < 10:
-        time.sleep(0.05)
-    assert processes_with(marker) == []
-    assert time.monotonic() - started < 5
+    assert not any(f.ran for f in futures)
+    # Stopped long before its own limits (60 s of CPU time) would have.
+    wait_until(lambda: not processes_with(marker), STOP_WITHIN, 'the program outlived its job')
 
 
 def test_cancelling_an_interactive_job_stops_the_solution_and_the_interactor(
@@ -240,23 +411,22 @@ def test_cancelling_an_interactive_job_stops_the_solution_and_the_interactor(
     job = {'job_type': 'interactive-exec', 'use_filetracker': False,
            'exe_file': str(programs['busy_loop']), 'interactor_file': str(programs['sleep_forever']),
            'in_file': str(tmp_path / 'in'), 'exec_time_limit': 60000,
-           'interactor_real_time_limit': 120000}
+           'interactor_real_time_limit': 120000,
+           'prefilters': ['test-pid-file'], 'pid_file': str(tmp_path / 'worker.pid')}
     [future] = sio_ray.submit_many([job])
-    deadline = time.monotonic() + 60
-    # bwrap's command line names each box directory.
-    while not (processes_with('/solution0\0') and processes_with('/interactor\0')):
-        assert time.monotonic() < deadline, 'the boxes never started'
-        time.sleep(0.1)
-    time.sleep(0.5)
-    started = time.monotonic()
+    worker = int(wait_until(lambda: (tmp_path / 'worker.pid').exists()
+                            and (tmp_path / 'worker.pid').read_text(), 60, 'the job never started'))
+
+    def both_boxes():  # the solution (/box/exe) and the interactor (/box/soc) run
+        below = descendants(worker)
+        lines = b'\n'.join(below.values())
+        return below if b'/box/exe' in lines and b'/box/soc' in lines else None
+    boxes = wait_until(both_boxes, 60, 'the boxes never started')
     sio_ray.cancel([future])
-    result = future.result(timeout=60)
+    result = future.result(timeout=STOP_WITHIN)
     assert result['result'] == 'FAILURE' and 'cancelled' in result['exception']
-    while (processes_with('/solution0\0') or processes_with('/interactor\0')) and \
-            time.monotonic() - started < 10:
-        time.sleep(0.05)
-    assert processes_with('/solution0\0') == [] and processes_with('/interactor\0') == []
-    assert time.monotonic() - started < 5
+    # Every process of both boxes ends, long before their own limits would end them.
+    wait_until(lambda: not alive(boxes), STOP_WITHIN, 'box processes outlived their job')
 
 
 def test_status_shows_queues_by_priority_and_node_caches(local_ray, ft_server, tmp_path):
@@ -270,10 +440,10 @@ def test_status_shows_queues_by_priority_and_node_caches(local_ray, ft_server, t
            [{'job_type': 'test-sleep', 'sleep': 60}] * 30
     futures = sio_ray.submit_many(jobs)
     try:
-        deadline = time.monotonic() + 30
-        while not any(q['in_flight'] for q in dispatcher.published_queues()):
-            assert time.monotonic() < deadline, 'the queue was never published'
-            time.sleep(0.1)
+        me = ray.get_runtime_context().get_job_id()  # other drivers' queues may show too
+        wait_until(lambda: any(q['driver'] == me and q['in_flight'] == window
+                               for q in dispatcher.published_queues()),
+                   30, 'the queue was never published')
         done = subprocess.run(
             [str(Path(sys.executable).with_name('sio-ray')), '--address',
              ray.get_runtime_context().gcs_address, 'status'],

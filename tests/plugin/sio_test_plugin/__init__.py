@@ -104,6 +104,13 @@ def stamp_start_filter(environ):
     return environ
 
 
+def pid_file_filter(environ):
+    """Writes the pid of the process running the job to ``pid_file``."""
+    with open(environ['pid_file'], 'w') as f:
+        f.write(str(os.getpid()))
+    return environ
+
+
 def stamp_end_filter(environ):
     """Records when the job ended on its worker (``stamp_ended``)."""
     environ['stamp_ended'] = time.time()
