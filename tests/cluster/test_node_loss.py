@@ -10,7 +10,7 @@ from ray.cluster_utils import Cluster
 
 import sio_ray
 from sio_ray import tags
-from tests.cluster.conftest import scrape_metrics
+from tests.cluster.conftest import scrape_metrics, wait_until
 
 
 @pytest.fixture(scope='module')
@@ -54,10 +54,14 @@ def test_jobs_of_a_lost_node_are_rerun_and_delivered_once(cluster):
     assert all(r['result'] == 'SUCCESS' for r in results), [r.get('exception') for r in results]
     # Jobs running on the lost node were attempted again (Ray's retry of a system failure).
     from ray.util.state import list_tasks
-    time.sleep(2)  # task events reach the GCS asynchronously
-    attempts = [t for t in list_tasks(filters=[('name', '!=', '')], detail=True, limit=1000,
-                                      raise_on_missing_output=False)
-                if t.name.startswith('sio:test-sleep:loss-')]
+    names = {f"sio:test-sleep:{j['job_id']}" for j in jobs}
+
+    def every_job_seen_finished():  # task events reach the GCS asynchronously
+        attempts = [t for t in list_tasks(filters=[('name', '!=', '')], detail=True, limit=1000,
+                                          raise_on_missing_output=False) if t.name in names]
+        finished = {t.name for t in attempts if t.state == 'FINISHED'}
+        return attempts if finished == names else None
+    attempts = wait_until(every_job_seen_finished, 60, 'the finished attempts never showed')
     assert any(t.attempt_number > 0 for t in attempts)
     assert all(r['ray_node_id'] != victim.node_id for r in results
                if any(t.name == f"sio:test-sleep:{r['job_id']}" and t.attempt_number > 0
