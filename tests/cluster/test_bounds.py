@@ -138,3 +138,18 @@ def test_a_bad_bound_is_refused_before_anything_is_queued(local_ray):
                                          r"'1 minute' is not a positive number of ms"):
         sio_ray.run_many([{'job_type': 'ping', 'ping': 1},
                           {'job_type': 'ping', 'job_real_time_limit': '1 minute'}])
+
+
+def test_cancelling_a_hung_job_kills_its_worker_when_an_interruption_cannot_stop_it(
+        local_ray, tmp_path):
+    marker = f'cancel-hang-{uuid.uuid4().hex}'
+    starts = tmp_path / 'starts'
+    [future] = sio_ray.submit_many([{'job_type': 'test-hang', 'marker': marker,
+                                     'starts_file': str(starts)}])  # its bound: an hour
+    wait_until(lambda: starts.exists() and starts.read_text(), 60, 'the job never started')
+    sio_ray.cancel([future])
+    result = future.result(timeout=SLACK)
+    assert result['result'] == 'FAILURE' and result['exception'] == 'the job was cancelled'
+    assert not future.ran  # a resumed batch runs it again
+    wait_until(lambda: not processes_with(marker), 30, 'the job\'s child outlived it')
+    assert full_node_runs_at_once()
