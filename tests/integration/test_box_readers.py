@@ -13,13 +13,15 @@ those runs are checked too, for leaks only.
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from sio.compilers import common
 from sio.workers.ftclient import FiletrackerError
 from sio.workers.runner import run
 from tests.integration.conftest import job
@@ -244,3 +246,20 @@ def test_a_compiled_program_that_is_a_link_is_never_uploaded(ft_server, files, s
     expected = "'a.out' is a symbolic link" if mode == ISOLATED_HOST_DISK else 'no program'
     assert expected in r['compiler_output'], r['compiler_output']
     _assert_nothing_leaked(r, text)
+
+
+def test_an_archive_unpacking_beyond_its_cap_fails_the_compile_job(ft_server, files,
+                                                                   monkeypatch):
+    monkeypatch.setattr(common, 'ARCHIVE_SIZE_LIMIT', 4 << 20)  # the node's setting, made small
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, 'w', zipfile.ZIP_DEFLATED) as z:
+        with z.open('zeros.h', 'w') as member:  # 5 MiB of zeros, a few KiB zipped
+            for _ in range(5):
+                member.write(bytes(1 << 20))
+    r = run({'filetracker_url': ft_server.url, 'job_type': 'compile',
+             'source_file': files('a.c', 'int main(void){return 0;}\n'), 'compiler': 'system-c',
+             'out_file': f'{files.prefix}/exe',
+             'additional_archive': files('bomb.zip', archive.getvalue())})
+    assert r['result'] == 'FAILURE'
+    assert r['exception'] == ("environ['additional_archive']: unpacks to more than "
+                              f'{4 << 20} bytes')
