@@ -212,6 +212,8 @@ def _last(pattern: re.Pattern, text: str) -> str | None:
     """The first group of the last match of ``pattern`` in ``text``."""
     found = pattern.findall(text)
     return found[-1] if found else None
+
+
 #: testlib's fixed exit codes that are wrong answers: WA, PE (and ``_dirt``),
 #: old testlib's "dirt", unexpected EOF.
 _TESTLIB_WRONG = (1, 2, 4, 8)
