@@ -128,7 +128,12 @@ def _sandbox_toolchain(name: str, stack) -> Toolchain:
 
 class _CompilerExecutor(IsolatedExecutor):
     """The compiler's box; with a sandbox toolchain it holds no library of the
-    host (the sandbox brings its own loader and libraries)."""
+    host (the sandbox brings its own loader and libraries).  Its memory limit
+    is on resident memory: compilers (a JVM for javac) reserve far more
+    address space than they use."""
+
+    memory_mode = 'resident'
+    keep_files = True  # the compiled program
 
     def __init__(self, host_libs: bool, **kwargs):
         super().__init__(**kwargs)

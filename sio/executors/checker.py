@@ -161,7 +161,8 @@ def check_output(environ: dict, out: Path, job_dir: Path) -> None:
             with open(box / 'out', 'rb') as stdin:
                 result = executor(['./chk', 'in', 'hint', 'feedback/'], cwd=box, stdin=stdin,
                                   stdout=stdout, stderr=stderr, ignore_errors=True,
-                                  environ=environ, environ_prefix='checker_', **limits)
+                                  environ=environ, environ_prefix='checker_', keep_files=True,
+                                  **limits)
         else:
             result = executor(['./chk', 'in', 'out', 'hint'], cwd=box, stdout=stdout,
                               stderr=stderr, ignore_errors=True,

@@ -71,7 +71,7 @@ def run(environ: dict) -> dict:
         result = executor(['./ingen'], cwd=box, stdout=stdout_file, forward_stderr=True,
                           ignore_errors=True, time_limit=limits.time_limit,
                           mem_limit=limits.mem_limit, real_time_limit=limits.real_time_limit,
-                          output_limit=None)
+                          output_limit=None, keep_files=True)
     stdout = read_box_file(job_dir, 'ingen.stdout', limits.output_limit).data
     # As upstream (a shell's status): a generator killed by signal N returns 128 + N.
     return_code = result.return_code if result.exit_signal is None else 128 + result.exit_signal

@@ -282,6 +282,9 @@ class _SupervisedExecutor(BaseExecutor):
     allow_sockets = False
     #: ``address-space`` (SIO2's measure) or ``resident``; a call's ``memory_mode`` overrides it.
     memory_mode = 'address-space'
+    #: Whether callers read what the program leaves in its box directory; a
+    #: call's ``keep_files`` overrides it (see :mod:`sio.workers.isolation.box`).
+    keep_files = False
 
     def _image_kib(self, program: str, cwd: Path) -> int:
         return 0
@@ -301,7 +304,7 @@ class _SupervisedExecutor(BaseExecutor):
     def _execute(self, argv, *, env, cwd, stdin, stdout, stderr, limits, pass_fds,
                  ro_binds: Sequence[tuple[str, str]] = (), fds_to_close: Sequence[int] = (),
                  file_size_limit: int | None = None, cancel: threading.Event | None = None,
-                 memory_mode: str | None = None, **kwargs):
+                 memory_mode: str | None = None, keep_files: bool | None = None, **kwargs):
         env = self._env(env)
         program = self._program(argv[0], cwd, env)
         memory_mode = memory_mode or self.memory_mode
@@ -322,7 +325,8 @@ class _SupervisedExecutor(BaseExecutor):
             ro_binds=[*self.ro_binds, *ro_binds], seccomp=self.seccomp, pass_fds=pass_fds,
             isolated=self.isolated, system_libs=self._needs_libs(program, cwd),
             fds_to_close=tuple(fds_to_close), allow_exec=self.allow_exec,
-            allow_sockets=self.allow_sockets, cancel=cancel)
+            allow_sockets=self.allow_sockets, cancel=cancel,
+            keep_files=self.keep_files if keep_files is None else keep_files)
         try:
             outcome = box.run(request)
         except (box.BoxError, OSError) as exc:

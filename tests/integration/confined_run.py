@@ -43,7 +43,8 @@ def main() -> None:
                                         user=65534 if os.geteuid() == 0 else None)
         with open(Path(job, 'out'), 'ab') as out:
             result = executor(['./prog', *args], cwd=box, stdout=out, ignore_errors=True,
-                              memory_mode=spec.get('memory_mode'), **spec.get('limits', {}))
+                              memory_mode=spec.get('memory_mode'), keep_files=spec.get('keep_files'),
+                              **spec.get('limits', {}))
         report = result.to_dict()
         if spec.get('marker'):
             report['leftover'] = [p for p in processes_with(spec['marker']) if p != os.getpid()]

@@ -250,12 +250,12 @@ def test_acting_on_the_supervisor_is_a_rule_violation(programs, attack, call):
 
 def test_cpu_of_children_the_kernel_reaps_is_counted_live(programs):
     # SIGCHLD ignored: exited children are reaped by the kernel and counted in
-    # no rusage.  Their CPU (two spinners for 2.5 s of wall time) must stop the
+    # no rusage.  Their CPU (two spinners for 8 s of wall time) must stop the
     # run at the 1 s limit, long before the program would end by itself.
     r = run_confined(programs['sigchld_ignore'], limits={'time_limit': 1000,
                                                          'real_time_limit': 60000})
     assert r['result_code'] == 'TLE' and r['result_string'] == 'time limit exceeded', r
-    assert r['time_used'] >= 1000 and r['real_time_used'] < 2500
+    assert r['time_used'] >= 1000 and r['real_time_used'] < 7000
 
 
 @pytest.mark.parametrize('program', ['mem30_bss', 'mem30_data', 'mem30_malloc', 'mem30_stack'])
@@ -300,11 +300,14 @@ def test_filling_the_disk_is_a_verdict_bounded_by_memory(programs):
 
 @needs_box_disk
 def test_inodes_of_a_box_are_bounded(programs):
-    r = run_confined(programs['disk_fill'], ['inodes'], limits={'time_limit': 10000})
-    made = int(r['output'].split('files:')[1].split()[0])
-    assert made <= 4096 + 10, r['output']
-    # It failed (exit 1) with its disk full: the box's budget, so MLE.
-    assert r['result_code'] == 'MLE' and r['return_code'] == 1
+    r = run_confined(programs['disk_fill'], ['inodes'], limits={'time_limit': 10000,
+                                                                'mem_limit': 65536})
+    # 300 000 files were asked for: inodes count as the run's memory (with a
+    # memory cgroup), or the box's tmpfs has 4096 to give.  Either way: MLE.
+    if 'files:' in r['output']:
+        made = int(r['output'].split('files:')[1].split()[0])
+        assert made <= (100_000 if cgroups.backend() else 4096 + 10), r['output']
+    assert r['result_code'] == 'MLE', r
 
 
 def test_dev_is_read_only(programs):
@@ -356,7 +359,8 @@ def test_what_a_box_leaves_is_copied_back_within_its_budget(programs, how, verdi
     # links: 100 hard links to one 50 MiB file (copied once); deep: a tree
     # whose host path is too long for one string; ok: a file, a hard link and
     # a symlink to /etc/shadow, which stays behind.
-    r = run_confined(programs['box_files'], [how], limits={'mem_limit': 65536})
+    r = run_confined(programs['box_files'], [how], limits={'mem_limit': 65536},
+                     keep_files=True)  # as for a compiler or a generator
     assert r['result_code'] == verdict, r
     assert r['box_bytes'] <= 64 << 20
     if how == 'ok':
@@ -370,3 +374,13 @@ def test_a_program_killing_the_unprotected_supervisor_leaves_nothing(programs):
     r = run_confined(programs['kill_supervisor'], executor='unprotected',
                      limits={'time_limit': 2000})
     assert r['leftover'] == []  # run_confined checks it too
+
+
+def test_what_an_ordinary_box_writes_vanishes_with_it(programs):
+    # Solutions, checkers and interactors: /box is a tmpfs of the box's own;
+    # the job's files are there read-only, and nothing written comes back
+    # (without a memory cgroup to count its inodes, the box uses the host's
+    # tmpfs and copy-back, which never brings links).
+    r = run_confined(programs['box_files'], ['ok'], limits={'mem_limit': 65536})
+    assert r['result_code'] == 'OK', r
+    assert r['box_listing'] == ['prog'] if cgroups.backend() else 'sl' not in r['box_listing']

@@ -39,12 +39,19 @@ notification); ``RLIMIT_AS`` is the limit plus :data:`AS_MARGIN_KIB`, and
 the memory cgroup caps the resident memory of the whole run at the limit.
 ``memory_mode='resident'`` limits and reports resident memory instead.
 
-Disk: when the worker is root, the box directory is a tmpfs of its own for
-the run (:data:`~sio.workers.isolation.disk.DISK_INODES` inodes; bytes bounded by the run's memory
-budget, and charged to the run's memory cgroup), filled with a copy of the
-box directory before the run and copied back (regular files and
-directories only) after it.  Elsewhere the box directory is bound as it is,
-bounded only by the per-file size limit.
+Disk: ``/box`` is a tmpfs of the run's own, its pages charged to the run's
+memory cgroup.  Usually (``keep_files`` false: solutions, checkers,
+interactors, verifiers, on a node with cgroups) bubblewrap mounts it inside
+the box, as large as the memory limit, with the box directory's regular
+files and directories bound into it read-only; what the program writes
+vanishes with the box, and its bytes and inodes count as the run's memory.
+When the caller reads what the program leaves (compilers, generators,
+Kattis checkers), or there is no memory cgroup to count inodes, and the
+worker is root, :class:`~sio.workers.isolation.disk.BoxDisk` mounts one on
+the host (limited to :data:`~sio.workers.isolation.disk.DISK_INODES` new
+inodes), copies the box directory in and the results back (regular files and
+directories only); without root such a box directory is bound as it is,
+bounded only per file.
 """
 
 from __future__ import annotations
@@ -66,7 +73,7 @@ from pathlib import Path
 
 from sio.workers import stats
 from sio.workers.isolation import cgroups
-from sio.workers.isolation.disk import BoxDisk
+from sio.workers.isolation.disk import DISK_BYTES_DEFAULT, BoxDisk
 from sio.workers.isolation.launcher import launcher_binary
 
 #: Where a box finds its directory and the launcher.
@@ -128,6 +135,9 @@ class BoxRequest:
     instruction_limit: int | None = None
     #: Set from another thread to stop the run at once (:class:`Cancelled` is raised).
     cancel: threading.Event | None = None
+    #: The caller reads what the program leaves in ``box_dir`` (a compiler's
+    #: output, a generator's files); otherwise what it writes vanishes with the box.
+    keep_files: bool = False
 
 
 @dataclass
@@ -312,13 +322,30 @@ def _launcher_args(request: BoxRequest, status_fd: int, group,
     return [*args, '--', *request.argv]
 
 
-def _bwrap_args(request: BoxRequest, launcher: Path, box_dir: Path, info_fd: int) -> list[str]:
+def _box_dir_args(request: BoxRequest, box_dir: Path, ephemeral: bool) -> list[str]:
+    """bwrap arguments for ``/box``: the (tmpfs) box directory itself; or,
+    ``ephemeral``, a fresh tmpfs of the box's own, limited in size, holding
+    the box directory's regular files and directories read-only (links are
+    not followed into the host)."""
+    if not ephemeral:
+        return ['--bind', str(box_dir), BOX_DIR]
+    args = ['--perms', '0777', '--size', str(request.memory_bytes or DISK_BYTES_DEFAULT),
+            '--tmpfs', BOX_DIR]
+    with os.scandir(box_dir) as entries:
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False) or entry.is_dir(follow_symlinks=False):
+                args += ['--ro-bind', entry.path, f'{BOX_DIR}/{entry.name}']
+    return args
+
+
+def _bwrap_args(request: BoxRequest, launcher: Path, box_dir: Path, info_fd: int,
+                ephemeral: bool) -> list[str]:
     # All namespaces but the cgroup one: the program joins its cgroup from inside.
     argv = [_bwrap(), '--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc',
             '--unshare-uts', '--die-with-parent', '--as-pid-1', '--new-session',
             '--info-fd', str(info_fd),
             '--hostname', 'box', '--ro-bind', str(launcher), _LAUNCHER,
-            '--bind', str(box_dir), BOX_DIR, '--proc', '/proc', '--dev', '/dev',
+            *_box_dir_args(request, box_dir, ephemeral), '--proc', '/proc', '--dev', '/dev',
             '--remount-ro', '/dev']
     if request.system_libs:
         argv += _lib_binds()
@@ -372,11 +399,14 @@ def run(request: BoxRequest) -> BoxOutcome:
         launcher = launcher_binary()
         user = _box_user() if request.isolated else None
         box_dir = request.box_dir
-        if request.isolated:
-            disk = BoxDisk.create(request.box_dir, user, request.memory_bytes)
-            box_dir = disk.path if disk is not None else request.box_dir
-            _prepare_dir(request.box_dir, user, own=disk is None)
         kind = cgroups.backend()
+        # A tmpfs inside the box bounds bytes and inodes only through the memory cgroup.
+        ephemeral = request.isolated and not request.keep_files and kind is not None
+        if request.isolated:
+            if not ephemeral:
+                disk = BoxDisk.create(request.box_dir, user, request.memory_bytes)
+            box_dir = disk.path if disk is not None else request.box_dir
+            _prepare_dir(request.box_dir, user, own=disk is None)  # readable by the box's uid
         if kind is not None:  # also unprotected runs: to kill all they leave, and their CPU
             group = cgroups.RunCgroup.create(request.memory_bytes,
                                              request.max_tasks if request.isolated else None)
@@ -399,7 +429,7 @@ def run(request: BoxRequest) -> BoxOutcome:
             info_r, info_w = os.pipe()
             own_fds.append(info_w)
             parent_fds.append(info_r)
-            argv = _bwrap_args(request, launcher, box_dir, info_w)
+            argv = _bwrap_args(request, launcher, box_dir, info_w, ephemeral)
             env = {'PATH': '/usr/bin:/bin'}
         else:
             argv = [str(launcher)]
