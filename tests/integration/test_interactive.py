@@ -99,7 +99,7 @@ def test_time_limit_after_a_correct_answer_is_judged_by_the_interactor(ft_server
     # stopped after it answered (here: out of CPU time).
     r = job(ft_server, job_type='interactive-exec',
             **base(files, 'sol_answer_then_misbehave', in_data='22\n',
-                   exec_time_limit=300))
+                   exec_time_limit=300, exec_real_time_limit=20000))
     assert (r['result_code'], r['result_string'], r['result_percentage']) == \
         ('OK', 'all 1 correct', [100, 1])
     assert r['time_used'] >= 300 * 0.9  # it did run out of time
