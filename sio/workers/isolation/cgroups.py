@@ -155,7 +155,23 @@ def backend() -> str | None:
     kind = 'v2' if _usable_v2() else 'v1' if _usable_v1() else None
     if kind is not None:
         _favor_dynamic_modifications()
+        _remove_orphans(kind)
     return kind
+
+
+def _remove_orphans(kind: str) -> None:
+    """Kill and remove the run cgroups of workers that died (``run-<pid>-...``)."""
+    parents = [ROOT / PARENT] if kind == 'v2' else \
+        [ROOT / c / PARENT for c in ('memory', 'pids', 'cpuacct')]
+    for parent in parents:
+        with contextlib.suppress(OSError):
+            for d in parent.iterdir():
+                if not d.name.startswith('run-') or not d.is_dir():
+                    continue
+                with contextlib.suppress(ValueError, OSError):
+                    owner = int(d.name.split('-')[1])
+                    if owner != os.getpid() and not Path(f'/proc/{owner}').exists():
+                        RunCgroup(kind, {'pids': d, 'memory': d}).remove()
 
 
 class RunCgroup:

@@ -395,7 +395,11 @@ static void set_oom_score_adj(const char *value) {
 }
 
 static void child(const struct options *o, int sock, int err_pipe, int go, int ready) {
-    if (!in_box) setpgid(0, 0);
+    if (!in_box) { /* a box dies with its PID 1; outside one, the program goes with us */
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (getppid() == 1) _exit(126);
+    }
     if (o->cpu_fd >= 0) close(o->cpu_fd);
     for (int i = 0; i < o->n_cgroups; i++) {
         if (write(o->cgroup_fds[i], "0", 1) != 1) goto fail;
@@ -612,7 +616,10 @@ int main(int argc, char **argv) {
     parse(argc, argv, &o);
     signal(SIGPIPE, SIG_IGN);
     in_box = getpid() == 1;
-    if (!in_box) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    if (!in_box) { /* unprotected: die with the worker (bwrap does that for a box) */
+        prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    }
     fcntl(o.status_fd, F_SETFD, FD_CLOEXEC);
     if (o.cpu_fd >= 0) fcntl(o.cpu_fd, F_SETFD, FD_CLOEXEC);
     int watch_vm = 1; /* address-space peaks of the program's processes */
