@@ -7,9 +7,11 @@ fork+exec), by the unprotected executor and by the isolated executor, and a
 whole ``exec`` job (local files, default comparator) runs it; medians and p95
 in ms, and the ratio/difference to plain fork+exec.  Each is measured back to
 back and after 50 ms of idleness (moving a process into a cgroup waits for
-the kernel after a pause; see :mod:`sio.workers.isolation.cgroups`), and the
-isolated executor also without its own tmpfs (``SIO_BOX_TMPFS=0``), so the
-cost of each defence shows.
+the kernel after a pause; see :mod:`sio.workers.isolation.cgroups`, and once
+more with ``favordynmods`` off), and the isolated executor also as compilers
+and generators run (``keep_files``: the box on a host tmpfs copied in and
+back, or with ``SIO_BOX_TMPFS=0`` the box directory itself), so the cost of
+each defence shows.
 """
 
 from __future__ import annotations
@@ -48,25 +50,29 @@ def main() -> None:
         exe = str(box / 'r')
         (tmp / 'in').write_text('')
         runs, warmup = args.runs, max(3, args.runs // 10)
-        def host_disk_box():
-            os.environ['SIO_BOX_TMPFS'] = '0'
-            try:
-                IsolatedExecutor()(['./r'], cwd=box)
-            finally:
-                del os.environ['SIO_BOX_TMPFS']
+        def kept_files(tmpfs: bool):
+            def run_once():
+                if not tmpfs:
+                    os.environ['SIO_BOX_TMPFS'] = '0'
+                try:
+                    IsolatedExecutor()(['./r'], cwd=box, keep_files=True)
+                finally:
+                    os.environ.pop('SIO_BOX_TMPFS', None)
+            return run_once
 
         cases = {
             'plain fork+exec': lambda: subprocess.run([exe], check=True),
             'unprotected executor': lambda: UnprotectedExecutor()([exe], cwd=box),
             'isolated executor': lambda: IsolatedExecutor()(['./r'], cwd=box),
-            'isolated, box on host disk': host_disk_box,
+            'isolated, files kept (host tmpfs)': kept_files(True),
+            'isolated, files kept (host disk)': kept_files(False),
             'exec job + comparator': lambda: _exec_job(tmp),
         }
         rows = {}
         for name, fn in cases.items():
             rows[name] = sample_ms(fn, runs, warmup)
             rows[name + ' (idle 50 ms)'] = sample_ms(fn, max(10, runs // 4), 1, idle=0.05)
-        if cgroups.backend() and cgroups.favordynmods() is not None:
+        if cgroups.backend() and getattr(cgroups, 'favordynmods', lambda: None)() is not None:
             # The node setting that keeps moves into cgroups cheap after a pause, off for a while.
             cgroups.set_favordynmods(False)
             try:
@@ -76,7 +82,7 @@ def main() -> None:
             finally:
                 cgroups.set_favordynmods(True)
         print(f'cgroups: {cgroups.backend() or "none (rlimits)"}; bwrap: {shutil.which("bwrap")}; '
-              f'cgroup v2 favordynmods: {cgroups.favordynmods()}')
+              f'cgroup v2 favordynmods: {getattr(cgroups, "favordynmods", lambda: None)()}')
         base = statistics.median(rows['plain fork+exec'])
         print(f'{"":42} {"median":>9} {"p95":>9} {"ratio":>7} {"+ms":>7}')
         for name, values in rows.items():
