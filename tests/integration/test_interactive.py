@@ -1,7 +1,5 @@
 """Interactive jobs end to end (real filetracker, real executors)."""
 
-from pathlib import Path
-
 import pytest
 
 from sio.executors import interactive
@@ -158,7 +156,8 @@ def test_interactor_percentage_line(ft_server, files, percentage, expected):
 
 
 def test_wrong_answer_ignores_the_percentage_line(ft_server, files):
-    r = job(ft_server, job_type='interactive-exec', **cfg(files, percentage='42', solution='sol_wrong'))
+    r = job(ft_server, job_type='interactive-exec',
+            **cfg(files, percentage='42', solution='sol_wrong'))
     assert (r['result_code'], r['result_percentage']) == ('WA', [0, 1])
 
 
