@@ -14,6 +14,11 @@ A versioned compiler (one with a sandbox) whose sandbox is not available falls
 back to the host's toolchain with the same options, and says so in
 ``compiler_toolchain_fallback``; a node with ``SIO_COMPILER_HOST_FALLBACK=deny``
 refuses instead: the job fails (``FAILURE``, not ``CE``) naming the sandbox.
+
+**Limits** (:data:`LIMITS`, keys ``compilation_*``): 30 000 ms of CPU time
+per compiler pass, :data:`REAL_TIME_FACTOR` times that of wall-clock time,
+524 288 KiB of resident memory (the box's tmpfs included), 5 120 bytes of
+compiler messages kept; at most :data:`MAX_PASSES` passes (javac and jar).
 """
 
 from __future__ import annotations
@@ -28,10 +33,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sio.workers import ft
+from sio.workers import ft, settings
 from sio.workers.executors import IsolatedExecutor, Limits
 from sio.workers.isolation.boxfiles import (BoxFileError, copy_box_file, create_box_file,
                                             make_box_dir)
+from sio.workers.results import CE, OK, OLE, RE
 from sio.workers.sandbox import SandboxError, get_sandbox
 from sio.workers.util import replace_invalid_UTF, tempcwd
 
@@ -40,10 +46,19 @@ logger = logging.getLogger(__name__)
 #: The node setting for versioned compilers without their sandbox: ``allow``
 #: (the default: compile with the host's toolchain, noted in the result) or
 #: ``deny`` (fail the job).
-HOST_FALLBACK_VARIABLE = 'SIO_COMPILER_HOST_FALLBACK'
+HOST_FALLBACK_VARIABLE = settings.COMPILER_HOST_FALLBACK.name
 
-DEFAULT_LIMITS = {'time_limit': 30_000, 'mem_limit': 524_288}
-DEFAULT_OUTPUT_LIMIT = 5120
+#: The compile job's limits (``compilation_*`` keys) when the environ gives
+#: none: per compiler pass; the output limit is of the messages kept
+#: (``compilation_output_limit: None`` keeps them all).
+LIMITS = Limits(time_limit=30_000, mem_limit=512 << 10, output_limit=5120)
+#: The keys of :data:`LIMITS` in the environ.
+PREFIX = 'compilation_'
+#: A pass's wall-clock limit, without ``compilation_real_time_limit``, is
+#: this many times its time limit.
+REAL_TIME_FACTOR = 3
+#: The most passes a compiler runs (Java: javac, then jar).
+MAX_PASSES = 2
 #: Largest file a compiler may write: twice the result size limit (objects
 #: and temporaries come before the program), at least this much.
 MIN_FILE_SIZE_LIMIT = 64 << 20
@@ -105,10 +120,7 @@ class ToolchainUnavailable(RuntimeError):
 def host_fallback_allowed() -> bool:
     """Whether this node lets versioned compilers use the host's toolchain when
     their sandbox is missing (``$SIO_COMPILER_HOST_FALLBACK``, default ``allow``)."""
-    value = os.environ.get(HOST_FALLBACK_VARIABLE, '').strip().lower() or 'allow'
-    if value not in ('allow', 'deny'):
-        raise ValueError(f'${HOST_FALLBACK_VARIABLE}: {value!r} is neither allow nor deny')
-    return value == 'allow'
+    return settings.COMPILER_HOST_FALLBACK.get() == 'allow'
 
 
 def _host_toolchain(tool: str, extra_binds: list[tuple[str, str]]) -> Toolchain:
@@ -217,8 +229,8 @@ class Compiler:
         sources = self._fetch_extras(environ, box)
         extra_args = _as_list(environ.get('extra_compilation_args', []),
                               'extra_compilation_args', self.lang)
-        limits = Limits.resolve(DEFAULT_LIMITS, environ, 'compilation_')
-        output_limit = environ.get('compilation_output_limit', DEFAULT_OUTPUT_LIMIT)
+        limits = Limits.resolve(LIMITS, environ, PREFIX)
+        output_limit = limits.output_limit
         size_limit = environ.get('compilation_result_size_limit')
         with contextlib.ExitStack() as stack:
             toolchain = self.toolchain(environ, stack)
@@ -233,15 +245,18 @@ class Compiler:
                     step, cwd=box, capture_output=True, forward_stderr=True, ignore_errors=True,
                     env={'PATH': '/usr/bin:/bin', 'TMPDIR': '/box', 'LC_ALL': 'C.UTF-8'},
                     time_limit=limits.time_limit, mem_limit=limits.mem_limit,
-                    real_time_limit=limits.real_time_limit or 3 * limits.time_limit,
+                    real_time_limit=limits.real_time_limit
+                    or REAL_TIME_FACTOR * limits.time_limit,
                     file_size_limit=max(2 * (size_limit or 0), MIN_FILE_SIZE_LIMIT))
                 output += result.stdout or b''
-                if b'File size limit exceeded' in output or result.result_code == 'OLE':
-                    return self._finish(environ, 'CE', SIZE_LIMIT_MESSAGE.encode(), output_limit)
-                if result.result_code != 'OK':
-                    if result.result_code not in ('RE', 'OK'):
+                if b'File size limit exceeded' in output or result.result_code == OLE:
+                    return self._finish(environ, CE, SIZE_LIMIT_MESSAGE.encode(), output_limit)
+                if result.result_code == 'SE':  # the box failed, not the submission
+                    raise RuntimeError(f'the compiler could not be run: {result.result_string}')
+                if result.result_code != OK:
+                    if result.result_code not in (RE, OK):
                         output += f'\nCompiler stopped: {result.result_string}\n'.encode()
-                    return self._finish(environ, 'CE', output, output_limit)
+                    return self._finish(environ, CE, output, output_limit)
         # The result is read out of the box safely: a regular file, no link, capped.
         staging = Path(tempcwd('result'))
         staging.mkdir(exist_ok=True)
@@ -251,14 +266,14 @@ class Compiler:
                           limit=size_limit if size_limit is not None else MIN_FILE_SIZE_LIMIT)
         except BoxFileError as exc:
             if exc.kind == 'too-large':
-                return self._finish(environ, 'CE', SIZE_LIMIT_MESSAGE.encode(), output_limit)
+                return self._finish(environ, CE, SIZE_LIMIT_MESSAGE.encode(), output_limit)
             problem = b'no program' if exc.kind == 'missing' else \
                 f'no usable program: {exc}'.encode()
-            return self._finish(environ, 'CE', output + b'\nThe compiler produced ' + problem
+            return self._finish(environ, CE, output + b'\nThe compiler produced ' + problem
                                 + b'.\n', output_limit)
         environ['exec_info'] = self.exec_info(environ)
         ft.upload(environ, 'out_file', str(produced))
-        return self._finish(environ, 'OK', output, output_limit)
+        return self._finish(environ, OK, output, output_limit)
 
     def _finish(self, environ: dict, code: str, output: bytes, limit: int | None) -> dict:
         if limit is not None:
@@ -269,7 +284,7 @@ class Compiler:
             while len(text.encode()) > limit:  # repaired bytes may have grown
                 text = text[:-1]
         environ['compiler_output'] = text
-        if code != 'OK':
+        if code != OK:
             environ.pop('exec_info', None)
         return environ
 

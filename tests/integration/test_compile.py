@@ -430,3 +430,16 @@ def test_sio_compile_with_local_files(tmp_path):
     done = subprocess.run([str(Path(sys.executable).with_name('sio-compile')), 'a.c'],
                           capture_output=True, text=True)
     assert done.returncode == 1 and 'usage: sio-compile' in done.stderr
+
+
+def test_a_box_that_cannot_run_fails_the_job_instead_of_blaming_the_source(
+        ft_server, src, files, monkeypatch, tmp_path):
+    # A node whose bubblewrap is gone (PATH without it): a system error, never CE.
+    compile_ok(ft_server, src, files, 'libm.c', 'system-gcc')  # host version probes cached first
+    monkeypatch.setenv('PATH', str(tmp_path))
+    r = run({'filetracker_url': ft_server.url, 'job_type': 'compile',
+             'source_file': src('libm.c'), 'compiler': 'system-gcc',
+             'out_file': f'{files.prefix}/{uuid.uuid4().hex}-exe'})
+    assert r['result'] == 'FAILURE', r
+    assert 'the compiler could not be run' in r['exception']
+    assert 'bubblewrap' in r['exception']
