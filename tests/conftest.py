@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import glob
 import gzip
 import http.server
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,6 +22,61 @@ from sio.workers import ft
 from sio.workers.ftserver import CentralServer
 
 BIN = Path(sys.executable).parent
+
+#: What a node writes where, unless told otherwise (``$HOME``, ``/tmp/ray``):
+#: set for the whole session before any process starts, so that processes
+#: started ahead of a test's own settings (Ray workers of a module's
+#: cluster inherit the environment of ``ray.init``) write under the
+#: session's temporary directories too.
+SESSION_ENV = ('SIO_FT_CACHE_DIR', 'SIO_SANDBOXES_BASEDIR', 'FILETRACKER_DIR', 'RAY_TMPDIR')
+
+
+@pytest.fixture(scope='session', autouse=True)
+def hermetic_session(tmp_path_factory):
+    """The session's node state in its own temporary directories: filetracker
+    caches, sandboxes and the local store under a session directory, Ray's
+    session directories under ``$RAY_TMPDIR`` (a short path of its own, Ray's
+    socket paths are length-limited), removed at the end.  The isolation
+    launcher's binary cache (``$SIO_CACHE_DIR``, ``/var/cache/sio-ray`` for
+    root) is deliberately shared: binaries keyed by their source's hash."""
+    base = tmp_path_factory.mktemp('session-node')
+    classes = {cls: dict(vars(cls)) for cls in _guarded_classes()}
+    ray_tmp = tempfile.mkdtemp(prefix='sio-ray-tests-')
+    saved = {name: os.environ.get(name) for name in SESSION_ENV}
+    os.environ.update({'SIO_FT_CACHE_DIR': str(base / 'node-ft-cache'),
+                       'SIO_SANDBOXES_BASEDIR': str(base / 'node-sandboxes'),
+                       'FILETRACKER_DIR': str(base / 'local-ft-store'),
+                       'RAY_TMPDIR': ray_tmp})
+    try:
+        yield base
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    # A Ray this process started (local or a test cluster's head) names its
+    # session directory after this pid: none may be in the default place.
+    leftovers = glob.glob(f'/tmp/ray/session_*_{os.getpid()}')
+    assert not leftovers, f'Ray session directories outside $RAY_TMPDIR: {leftovers}'
+    patched = sorted(f'{cls.__module__}.{cls.__qualname__}.{name}'
+                     for cls, before in classes.items()
+                     for name in before.keys() | vars(cls).keys()
+                     if before.get(name) is not vars(cls).get(name))
+    assert not patched, f'class attributes changed for the rest of the session: {patched}'
+
+
+def _guarded_classes() -> list[type]:
+    """Classes a test might be tempted to patch in place (use a subclass, or
+    ``monkeypatch``, which undoes it)."""
+    import socketserver
+
+    import requests
+
+    from sio.workers.ftclient import FiletrackerClient
+    return [http.server.BaseHTTPRequestHandler, http.server.SimpleHTTPRequestHandler,
+            socketserver.BaseServer, requests.Session, FiletrackerClient]
 
 
 @pytest.fixture(scope='session')
@@ -133,6 +191,13 @@ def put(client, request, tmp_path, name: str, data: bytes) -> str:
     return client.put_file(unique(request, name), src, to_local_store=False)
 
 
+def requests_for(server, path: str) -> int:
+    """Number of requests for file ``path`` in the server's access log (any
+    method: a HEAD is logged as an empty GET)."""
+    pattern = re.compile(r'"[A-Z]+ /files%s HTTP/1\.1" ' % re.escape(path))
+    return len(pattern.findall(settled_log(server)))
+
+
 def transfers(server, path: str) -> int:
     """Number of GETs of ``path`` that sent a body (HEADs are logged as empty GETs)."""
     pattern = re.compile(r'"GET /files%s HTTP/1\.1" 200 (\d+)' % re.escape(path))
@@ -164,9 +229,11 @@ def java_programs(tmp_path_factory) -> dict[str, Path]:
     for source in sorted((PROGRAMS / 'java').glob('*.java')):
         classes = out / source.stem
         classes.mkdir()
-        subprocess.run(['javac', '-d', str(classes), str(source)], check=True, capture_output=True)
+        # -XX:-UsePerfData: no /tmp/hsperfdata_<user> left behind by the host JVM.
+        subprocess.run(['javac', '-J-XX:-UsePerfData', '-d', str(classes), str(source)],
+                       check=True, capture_output=True)
         jar = out / f'{source.stem}.jar'
-        subprocess.run(['jar', 'cf', str(jar), '-C', str(classes), '.'], check=True,
-                       capture_output=True)
+        subprocess.run(['jar', '-J-XX:-UsePerfData', 'cf', str(jar), '-C', str(classes), '.'],
+                       check=True, capture_output=True)
         built[source.stem] = jar
     return built

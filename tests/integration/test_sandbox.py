@@ -208,6 +208,14 @@ def test_a_failing_install_leaves_the_context_counter_at_zero():
     assert sandbox._in_context == 0
 
 
+class _QuietFileHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory without logging each request (a subclass: patching
+    the stock handler's class attribute would hold for the rest of the session)."""
+
+    def log_message(self, *args):
+        pass
+
+
 def test_http_fallback_when_filetracker_lacks_the_sandbox(ft_server, tmp_path, request,
                                                           monkeypatch):
     name = sandbox_name(request)
@@ -216,8 +224,7 @@ def test_http_fallback_when_filetracker_lacks_the_sandbox(ft_server, tmp_path, r
     with tarfile.open(served / f'{name}.tar.gz', 'w:gz') as tar:
         tar.add(make_tool(tmp_path, name, 'http'), arcname=name)
     os.utime(served / f'{name}.tar.gz', (1700000000, 1700000000))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    http.server.SimpleHTTPRequestHandler.log_message = lambda *args: None
+    handler = functools.partial(_QuietFileHandler, directory=str(served))
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
