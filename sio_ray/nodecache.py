@@ -8,7 +8,8 @@ pinned to its node (``get_if_exists`` makes it one actor however many tasks
 race) that runs the server in its process and exports the server's counters
 as Ray metrics.  Ray restarts the actor, and so the server, when its process
 dies; the actor dies with its node.  While no server answers, jobs fetch from
-the central server themselves, so a job never fails for want of one.
+the central server themselves, so a job never fails for want of one; why none
+could be had is in its result, ``node_cache_error``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ class NodeCache:
         self.remote_url = remote_url
         self.server: NodeCacheServer | None = None
         self._lock = threading.Lock()
-        self.ensure()
+        try:  # at once (also when Ray restarts the actor); a failure is told by ensure()
+            self.ensure()
+        except Exception:
+            logger.warning('Cannot start a node cache server for %s', remote_url, exc_info=True)
         threading.Thread(target=self._export_metrics, name='sio-ft-cache-metrics',
                          daemon=True).start()
 
@@ -78,10 +82,16 @@ class NodeCache:
             metrics.export(stats.take())
 
 
+class NodeCacheError(RuntimeError):
+    """No node cache server could be had; the job fetches by itself."""
+
+
 def ensure_for(environ: dict) -> str | None:
     """Make sure this node has a live cache server for the environ's central
-    filetracker server; return its URL (None when the job needs none or none
-    could be had — the job then fetches directly)."""
+    filetracker server; return its URL (None when the job needs none).
+
+    Raises :class:`NodeCacheError` saying why when none could be had (the
+    job still runs, fetching by itself)."""
     url = environ.get('filetracker_url') or os.environ.get('FILETRACKER_URL')
     if not isinstance(url, str) or not url or environ.get('use_filetracker', True) is False:
         return None
@@ -95,9 +105,11 @@ def ensure_for(environ: dict) -> str | None:
             get_if_exists=True, label_selector={'ray.io/node-id': node_id},
         ).remote(url)
         return ray.get(actor.ensure.remote(), timeout=START_TIMEOUT)
-    except Exception:  # the job still runs, fetching by itself
+    except Exception as exc:
         logger.warning('No node cache server for %s on this node', url, exc_info=True)
-        return None
+        cause = getattr(exc, 'cause', None) or exc  # a RayTaskError carries the actor's
+        message = ' '.join(f'{type(cause).__name__}: {cause}'.split())[:500]
+        raise NodeCacheError(f'no node cache server for {url} on this node: {message}') from exc
 
 
 def describe_all(timeout: float = 10.0) -> list[dict]:

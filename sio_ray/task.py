@@ -29,8 +29,14 @@ def run_job(environ: dict) -> dict:
     announced = bounds.announce_start(attempt)  # the driver's clock for the job's bound
     try:
         metrics.job_started(environ, attempt)
-        nodecache.ensure_for(environ)
+        try:
+            nodecache.ensure_for(environ)
+            cache_error = None
+        except nodecache.NodeCacheError as exc:  # the job fetches by itself
+            cache_error = str(exc)
         result = run(environ)
+        if cache_error:
+            result['node_cache_error'] = cache_error
         metrics.job_finished(result, time.monotonic() - started)
         metrics.export(stats.take())
         return result

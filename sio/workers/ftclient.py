@@ -233,12 +233,19 @@ class FiletrackerClient:
 
     @contextlib.contextmanager
     def _lock(self, base: str, exclusive: bool):
+        """Hold the lock of ``base``; yields whether it had to wait for it."""
         path = self.cache_dir / 'locks' / base.lstrip('/')
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            yield
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                waited = False
+            except BlockingIOError:
+                fcntl.flock(fd, mode)
+                waited = True
+            yield waited
         finally:
             os.close(fd)
 
@@ -278,7 +285,11 @@ class FiletrackerClient:
         Concurrent fills of one name, from any process or thread of the node,
         make one transfer: the others wait for the lock and find it cached."""
         base = split_name(name)[0]
-        with self._lock(base, exclusive=True):
+        with self._lock(base, exclusive=True) as waited:
+            if version is None and waited and not force_refresh:
+                # Another fill of this name ended while we waited: if it got the
+                # current version, a HEAD (not a second GET) tells.
+                version = self.remote_stat(base)[0]
             if version is not None and not force_refresh:
                 f = self._open_if_cached(base, version)
                 if f is not None:

@@ -26,6 +26,21 @@ def test_submit_round_trip_and_exit_status(tmp_path):
     assert '3/3 done, 1 failed' in done.stderr
 
 
+def test_a_job_printing_on_stdout_leaves_submits_results_alone(tmp_path):
+    # The job prints from Python and from a child process, in a Ray worker; the
+    # results go to standard output too, one JSON line per job and nothing else.
+    jobs = tmp_path / 'jobs.jsonl'
+    jobs.write_text('\n'.join(json.dumps({'job_type': 'test-echo', 'echo': i, 'print': 'NOISE-5678'})
+                              for i in range(2)))
+    done = subprocess.run([SIO_RAY, 'submit', str(jobs)], env=ENV, capture_output=True,
+                          text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r['result'], r['echoed'], r['print']) for r in results] == [
+        ('SUCCESS', 0, 'NOISE-5678'), ('SUCCESS', 1, 'NOISE-5678')]
+    assert done.stdout.count('NOISE-5678') == 2  # the environs' own keys
+
+
 def test_submit_rejects_bad_input_before_running_anything(tmp_path):
     jobs = tmp_path / 'jobs.jsonl'
     jobs.write_text('{"job_type": "ping", "ping": 1}\n{"job_type": \n')

@@ -12,6 +12,7 @@ from ray.cluster_utils import Cluster
 
 import sio_ray
 from sio.workers.ftclient import NODE_CACHE_FILE, FiletrackerClient
+from sio.workers.ftserver import CentralServer
 from sio_ray import nodecache, tags
 from tests.cluster.conftest import scrape_metrics
 from tests.conftest import transfers, unique
@@ -107,3 +108,21 @@ def test_cache_and_sandbox_metrics_reach_the_nodes_metrics(cluster, ft_server, o
     found = scrape_metrics(['ray_sio_ft_cache_hits', 'ray_sio_ft_cache_misses',
                             'ray_sio_ft_cache_miss_bytes', 'ray_sio_sandbox_overhead_seconds_count'])
     assert all(found.values()), found
+
+
+def test_a_node_cache_that_cannot_start_is_named_in_the_result(cluster, request, tmp_path):
+    _, caches = cluster
+    from sio.workers.ft import cache_dir_for
+    with CentralServer.start(tmp_path / 'central') as central:
+        for cache in caches.values():  # where the server registers, something it cannot replace
+            (cache / cache_dir_for(central.url).name / NODE_CACHE_FILE).mkdir(parents=True)
+        origin = FiletrackerClient(central.url, tmp_path / 'oioioi-cache')
+        (tmp_path / 'in').write_bytes(b'fetched by the job itself\n')
+        in_file = origin.put_file(unique(request, 'in'), tmp_path / 'in', to_local_store=False)
+        result = sio_ray.run({'job_type': 'ft-check', 'filetracker_url': central.url,
+                              'in_file': in_file, 'out_file': unique(request, 'out')})
+    assert result['result'] == 'SUCCESS', result.get('traceback')
+    assert result['in_size'] == len(b'fetched by the job itself\n')
+    assert result['node_cache_error'].startswith(f'no node cache server for {central.url}')
+    assert 'IsADirectoryError' in result['node_cache_error'], result['node_cache_error']
+    assert 'Traceback' not in result['node_cache_error']

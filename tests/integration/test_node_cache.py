@@ -1,8 +1,10 @@
 """The node cache server against a real central filetracker-server."""
 
+import email.utils
 import gzip
 import hashlib
 import http.client
+import http.server
 import json
 import os
 import signal
@@ -21,7 +23,7 @@ from sio.workers import ft, stats
 from sio.workers.ftcache import AlreadyRunning, NodeCacheServer
 from sio.workers.ftclient import NODE_CACHE_FILE, FiletrackerClient
 from sio.workers.ftserver import CentralServer, free_port
-from tests.conftest import put, transfers, unique
+from tests.conftest import put, requests_for, transfers, unique
 
 
 @pytest.fixture
@@ -165,6 +167,130 @@ def test_cached_files_are_served_while_the_central_server_is_down(request, tmp_p
             assert not (tmp_path / 'missing').exists()
     finally:
         central.stop()
+
+
+def test_a_head_of_an_unversioned_name_asks_the_central_server_once(
+        ft_server, node, origin, request, tmp_path):
+    name = put(origin, request, tmp_path, 'headed', b'h' * 1000)
+    base, version = name.split('@')
+
+    def head():
+        before = requests_for(ft_server, base)
+        answer = requests.head(node.url + '/files' + base)
+        assert answer.status_code == 200, answer.headers
+        assert answer.headers['Logical-Size'] == '1000'
+        assert email.utils.parsedate_to_datetime(answer.headers['Last-Modified']).timestamp() \
+            == int(version)
+        return requests_for(ft_server, base) - before
+
+    assert head() == 1  # not cached: the central server's version and size, together
+    stock(node.url).get_file(name, str(tmp_path / 'cached'))
+    assert head() == 1  # cached: still the central server's current version
+
+
+class _GatedCentral(http.server.BaseHTTPRequestHandler):
+    """A central server holding one file, ``/gated``, whose GET sends half of
+    the body, then waits for ``server.gate`` before sending the rest: a fill
+    that stays in progress as long as a test wants."""
+
+    protocol_version = 'HTTP/1.1'
+
+    def _headers(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header('Content-Encoding', 'gzip')
+        self.send_header('Content-Length', str(len(body)))
+        self.send_header('Logical-Size', str(len(self.server.data)))
+        self.send_header('Last-Modified', email.utils.formatdate(self.server.version, usegmt=True))
+        self.end_headers()
+
+    def do_HEAD(self):  # noqa: N802
+        self.server.requests.append(('HEAD', self.path))
+        self._headers(gzip.compress(self.server.data))
+
+    def do_GET(self):  # noqa: N802
+        self.server.requests.append(('GET', self.path))
+        body = gzip.compress(self.server.data)
+        self._headers(body)
+        self.wfile.write(body[:len(body) // 2])
+        self.wfile.flush()
+        self.server.filling.set()
+        self.server.gate.wait(120)
+        self.wfile.write(body[len(body) // 2:])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def gated_central():
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _GatedCentral)
+    server.daemon_threads = True
+    server.data = os.urandom(200_000)
+    server.version = 1795860000
+    server.requests, server.filling, server.gate = [], threading.Event(), threading.Event()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.url = f'http://127.0.0.1:{server.server_address[1]}'
+    yield server
+    server.gate.set()
+    server.shutdown()
+    server.server_close()
+
+
+def _lock_waiters(lock: Path) -> int:
+    """Processes or threads waiting for an flock of ``lock`` (``/proc/locks``)."""
+    inode = str(lock.stat().st_ino)
+    return sum(1 for line in Path('/proc/locks').read_text().splitlines()
+               if ' -> ' in line and line.split()[-3].rsplit(':', 1)[-1] == inode)
+
+
+def _wait_for(condition, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f'{what}: not within {timeout} s'
+        time.sleep(0.01)
+
+
+def test_readers_wait_on_a_fill_in_progress_instead_of_fetching_again(gated_central, tmp_path):
+    name = f'/gated@{gated_central.version}'
+    got = {}
+
+    def read(who, get):
+        try:
+            got[who] = get(tmp_path / who)
+        except Exception as exc:  # handed to the assertions below
+            got[who] = exc
+
+    with NodeCacheServer(gated_central.url) as node:
+        first = threading.Thread(target=read, args=(
+            'first', lambda dest: stock(node.url).get_file(name, str(dest))))
+        first.start()
+        assert gated_central.filling.wait(60), 'the node cache never asked the central server'
+        lock = node.client.cache_dir / 'locks' / 'gated'
+        job = FiletrackerClient(gated_central.url, node.client.cache_dir, timeout=(1.0, 1.0))
+        assert job.node_cache_url() == node.url
+        others = [
+            # a stock client: the node cache server waits for the fill
+            threading.Thread(target=read, args=(
+                'stock', lambda dest: stock(node.url).get_file(name, str(dest)))),
+            # a job of the node: a versioned file is read from the node store
+            threading.Thread(target=read, args=('job', lambda dest: job.get_file(name, dest))),
+            # a job asking for the current version: the node cache server does not
+            # answer within the job's timeout, so the job fetches by itself
+            threading.Thread(target=read, args=(
+                'job-current', lambda dest: job.get_file('/gated', dest))),
+        ]
+        for thread in others:
+            thread.start()
+        # The three, and the node cache server for the last one, wait on the file's lock.
+        _wait_for(lambda: _lock_waiters(lock) == 4 or got,  # (or one gave up)
+                  'the readers waiting on the lock of the file')
+        gated_central.gate.set()
+        for thread in [first, *others]:
+            thread.join(60)
+    assert got == dict.fromkeys(('first', 'stock', 'job', 'job-current'), name)
+    for who in got:
+        assert (tmp_path / who).read_bytes() == gated_central.data
+    assert [r for r in gated_central.requests if r[0] == 'GET'] == [('GET', '/files/gated')]
 
 
 def test_an_upload_passes_through_and_stays_in_the_node_cache(
