@@ -23,15 +23,15 @@ does not run it again (cancelled tasks are never retried).
 from __future__ import annotations
 
 import logging
-import math
-import os
 
 import ray
 
-from sio.workers.wallbound import DEFAULT_BOUND_S, DEFAULT_MARGIN_S, WallBound, job_wall_bound
+from sio.workers import settings
+from sio.workers.requirements import Requirements
+from sio.workers.wallbound import WallBound, job_wall_bound
 
-MARGIN_VARIABLE = 'SIO_RAY_JOB_WALL_MARGIN'
-DEFAULT_VARIABLE = 'SIO_RAY_JOB_WALL_LIMIT'
+MARGIN_VARIABLE = settings.RAY_JOB_WALL_MARGIN.name
+DEFAULT_VARIABLE = settings.RAY_JOB_WALL_LIMIT.name
 #: Seconds an interrupted job has to stop before its worker process is killed.
 FORCE_AFTER = 5.0
 #: How often the dispatcher looks for started jobs and jobs past their bound (s).
@@ -42,24 +42,12 @@ _PREFIX = 'sio-run:'
 logger = logging.getLogger(__name__)
 
 
-def _setting(name: str, default: float) -> float:
-    text = os.environ.get(name)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f'${name}: {text!r} is not a positive number of seconds')
-    return value
-
-
-def bound_for(environ: dict) -> WallBound:
-    """The wall-clock bound of a job under this driver's settings; a bad
-    ``job_real_time_limit`` or limit raises :class:`ValueError` naming the key."""
-    return job_wall_bound(environ, default_s=_setting(DEFAULT_VARIABLE, DEFAULT_BOUND_S),
-                          margin_s=_setting(MARGIN_VARIABLE, DEFAULT_MARGIN_S))
+def bound_for(environ: dict, req: Requirements | None = None) -> WallBound:
+    """The wall-clock bound of a job (whose requirements are ``req``, if
+    already known) under this driver's settings; a bad ``job_real_time_limit``
+    or limit raises :class:`ValueError` naming the key."""
+    return job_wall_bound(environ, default_s=settings.RAY_JOB_WALL_LIMIT.get(),
+                          margin_s=settings.RAY_JOB_WALL_MARGIN.get(), req=req)
 
 
 def _driver_prefix(job_id: str) -> str:

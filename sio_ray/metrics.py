@@ -25,6 +25,8 @@ from __future__ import annotations
 import functools
 import logging
 
+from sio.workers.results import FAILURE, SUCCESS
+
 logger = logging.getLogger(__name__)
 
 _SECONDS = [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300]
@@ -70,7 +72,7 @@ def _safely(record) -> None:
 
 def job_finished(result: dict, seconds: float) -> None:
     job_type = str(result.get('job_type'))
-    code = result.get('result_code') if result.get('result') == 'SUCCESS' else 'FAILURE'
+    code = result.get('result_code') if result.get('result') == SUCCESS else FAILURE
 
     def record(m):
         m['jobs'].inc(tags={'job_type': job_type, 'result_code': str(code)})

@@ -1,10 +1,11 @@
-"""Results the driver makes itself, for jobs that did not run to their end."""
+"""Results the driver makes itself, for jobs that did not run to their end.
+
+They are built by :func:`sio.workers.results.failure`, the one builder of
+``result: FAILURE`` (the runner's too), re-exported here for ``sio_ray``.
+"""
 
 from __future__ import annotations
 
+from sio.workers.results import FAILURE, SUCCESS, failure
 
-def failure(environ: dict, message: str, traceback: str = '') -> dict:
-    """``environ`` with ``result: FAILURE``, the ``exception`` message and a ``traceback``."""
-    result = dict(environ)
-    result.update(result='FAILURE', exception=message, traceback=traceback or message)
-    return result
+__all__ = ['failure', 'FAILURE', 'SUCCESS']

@@ -14,6 +14,12 @@ per-language dict), ``problem_short_name`` (the Java class name).
 
 Keys written: ``result_code`` (``OK``/``CE``), ``compiler_output``,
 ``compiler_toolchain``, ``exec_info`` (on OK), ``out_file`` (versioned).
+
+**What the job needs from a node** (:func:`requirements`): the isolated
+sandbox, ``compilation_mem_limit`` (the compiler's box, its tmpfs included;
+passes follow one another) and up to :data:`~sio.compilers.common.MAX_PASSES`
+passes' wall-clock limits (:data:`sio.compilers.common.LIMITS`).  Upstream's
+scheduler read ``compile_mem_limit``, which no compiler reads.
 """
 
 from __future__ import annotations
@@ -22,7 +28,12 @@ import json
 import os
 import sys
 
-from sio.workers import plugins
+from sio.compilers import common
+from sio.workers import plugins, settings
+from sio.workers.executors import Limits
+from sio.workers.requirements import Requirements, kib_to_mib
+from sio.workers.results import OK, SUCCESS
+from sio.workers.wallbound import run_wall
 
 
 def compiler_name(environ: dict) -> str:
@@ -34,6 +45,18 @@ def compiler_name(environ: dict) -> str:
         raise ValueError("environ['compiler'] is missing and environ['source_file'] has no "
                          'extension to choose a default compiler by')
     return f'default-{extension}'
+
+
+def requirements(environ: dict, base: Requirements) -> Requirements:
+    """The ``sio.workers.requirements`` hook of ``compile`` (see the module docs)."""
+    table = common.LIMITS
+    memory = Limits.resolve(table, environ, common.PREFIX).mem_limit or table.mem_limit
+    one = run_wall(environ, common.PREFIX, 'each compiler pass', isolated=True,
+                   default_ms=table.time_limit, real_factor=common.REAL_TIME_FACTOR)
+    assert one is not None  # a box always has a time limit
+    passes = common.MAX_PASSES
+    return base.replace(isolated=True, exclusive=False, memory_mib=kib_to_mib(memory), cpus=1.0,
+                        wall_ms=passes * one[0], wall_from=(f'{passes} × {one[1]}',))
 
 
 def run(environ: dict) -> dict:
@@ -64,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         compiler = args[2].lower()
         environ['compiler'] = compiler if '-' in compiler else f'default-{compiler}'
         environ['extra_compilation_args'] = args[3:]
-    if os.environ.get('FILETRACKER_URL'):
-        environ['filetracker_url'] = os.environ['FILETRACKER_URL']
+    if settings.FILETRACKER_URL.get():
+        environ['filetracker_url'] = settings.FILETRACKER_URL.get()
     from sio.workers.runner import run as run_job
     result = run_job(environ)
     print(json.dumps(result, indent=2))
-    return 0 if result.get('result') == 'SUCCESS' and result.get('result_code') == 'OK' else 1
+    return 0 if result.get('result') == SUCCESS and result.get('result_code') == OK else 1

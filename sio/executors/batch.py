@@ -15,8 +15,24 @@ Keys read: ``exe_file``, ``in_file``, ``exec_info`` (``mode``:
 ``out_file``, ``upload_out``.
 
 Keys written: ``result_code``, ``result_string``, ``result_percentage``
-(``[num, den]``), ``time_used``, ``mem_used``, ``num_syscalls``,
-``time_measure``, ``limits_enforced_by``, ``exec_info``, ``out_file``.
+(``[num, den]``), ``time_used``, ``mem_used``, ``num_syscalls`` (always 0, as
+upstream), ``time_measure``, ``limits_enforced_by``, ``exec_info``, ``out_file``.
+
+**Limits** (:data:`LIMITS`, keys ``exec_*``): in a box, upstream's jailed
+defaults — 30 000 ms of CPU time, 65 536 KiB, 52 428 800 bytes of output,
+a wall-clock limit of twice the time limit plus a second; unprotected, none
+but what the environ gives (the wall-clock limit is then twice the time
+limit).  A language's runtime adds to the memory limit of the box
+(:data:`sio.executors.runners.RUNTIME_MEMORY_KIB`: 256 MiB for a JVM).
+
+**What the job needs from a node** (:func:`requirements`): the isolated
+sandbox (``unsafe-exec``: only for an untrusted checker), ``cpu-exec`` a node
+of its own; memory for the program's box — its memory limit (64 MiB if none,
+also unprotected, as upstream's scheduler) plus its runtime's — or, when the
+checker's limit is larger, for the checker, which runs after it (the larger,
+not the sum; :func:`sio.executors.checker.reserved_kib`).  Its runs may take
+the program's wall-clock limit plus the checker's (``output-only`` runs no
+program).
 """
 
 from __future__ import annotations
@@ -25,21 +41,75 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sio.executors import runners
+from sio.executors import checker, runners
 from sio.executors.checker import check_output
 from sio.executors.files import fetch_input, open_output, upload_output
 from sio.workers import ft
-from sio.workers.executors import (ExecutionResult, IsolatedExecutor, Limits, UnprotectedExecutor,
-                                   cap_result_string)
+from sio.workers.executors import (BOX_DEFAULT_LIMITS, ExecutionResult, IsolatedExecutor, Limits,
+                                   UnprotectedExecutor, cap_result_string)
 from sio.workers.isolation.box import MEMORY_MODES
+from sio.workers.requirements import Requirements, kib_to_mib
+from sio.workers.results import OK
 from sio.workers.util import tempcwd
+from sio.workers.wallbound import run_wall
+
+#: The solution's limits (``exec_*`` keys) when the environ gives none: in a
+#: box, upstream's jailed defaults; unprotected, none.
+LIMITS = {'isolated': BOX_DEFAULT_LIMITS, 'unprotected': Limits()}
+#: The keys of :data:`LIMITS` in the environ.
+PREFIX = 'exec_'
+#: Job types measured on wall time, which run alone on their node.
+EXCLUSIVE = frozenset({'cpu-exec'})
+
+
+def is_isolated(job_type: str) -> bool:
+    """Whether the solutions of ``job_type`` (``exec`` or interactive) run in a box."""
+    return not job_type.startswith('unsafe-')
+
+
+def solution_limits(environ: dict, isolated: bool) -> Limits:
+    """The solution's limits: the environ's ``exec_*`` keys over :data:`LIMITS`."""
+    return Limits.resolve(LIMITS['isolated' if isolated else 'unprotected'], environ, PREFIX)
+
+
+def solution_memory_kib(environ: dict, isolated: bool) -> int:
+    """The memory (KiB) of one solution's box: its memory limit (a box's
+    default when it has none, also unprotected, as upstream's scheduler)
+    plus its runtime's."""
+    memory = solution_limits(environ, isolated).mem_limit or BOX_DEFAULT_LIMITS.mem_limit
+    return memory + runners.runtime_memory_kib(environ)
+
+
+def _is_output_only(environ: dict) -> bool:
+    info = environ.get('exec_info')
+    return isinstance(info, dict) and info.get('mode') == 'output-only'
+
+
+def requirements(environ: dict, base: Requirements) -> Requirements:
+    """The ``sio.workers.requirements`` hook of the exec jobs (see the module docs)."""
+    job_type = str(environ.get('job_type', ''))
+    isolated = is_isolated(job_type)
+    memory = max(solution_memory_kib(environ, isolated), checker.reserved_kib(environ))
+    parts = []
+    if not _is_output_only(environ):
+        parts.append(run_wall(environ, PREFIX, 'program', isolated=isolated))
+    checking = checker.wall(environ)
+    if checking != (0, ''):
+        parts.append(checking)
+    if any(part is None for part in parts):
+        wall_ms, wall_from = None, ()
+    else:
+        wall_ms, wall_from = sum(ms for ms, _ in parts), tuple(text for _, text in parts)
+    return base.replace(isolated=isolated or checker.needs_sandbox(environ),
+                        exclusive=job_type in EXCLUSIVE, memory_mib=kib_to_mib(memory),
+                        cpus=1.0, wall_ms=wall_ms, wall_from=wall_from)
 
 
 def prepare_solution(environ: dict, executor, box: Path) -> tuple[runners.Program, Limits]:
     """Download ``exe_file`` into ``box`` by its ``exec_info`` mode; return how
     to run it and the ``exec_`` limits of the environ (memory widened for the
     language's runtime)."""
-    limits = Limits.resolve({}, environ, 'exec_')
+    limits = solution_limits(environ, executor.isolated)
     memory = limits.mem_limit or executor.default_limits.mem_limit
     mode = environ.get('exec_memory_mode')
     if mode is not None and mode not in MEMORY_MODES:
@@ -63,7 +133,7 @@ def run_prepared(program: runners.Program, limits: Limits, executor, box: Path,
             mem_limit=limits.mem_limit, output_limit=limits.output_limit,
             ro_binds=program.ro_binds, memory_mode=program.memory_mode, **streams)
         stderr.seek(0)
-        return program.adjust(result, stderr.read(1 << 16))
+        return program.adjust(result, stderr.read(runners.STDERR_LIMIT))
 
 
 def _run_program(environ: dict, executor, job_dir: Path, out: Path) -> None:
@@ -94,12 +164,12 @@ def run(environ: dict, executor=None) -> dict:
     if environ['exec_info'].get('mode') == 'output-only':
         # The "program" is the contestant's output itself.
         ft.download(environ, 'exe_file', str(out))
-        environ.update(result_code='OK', result_string='ok', time_used=0, mem_used=0,
+        environ.update(result_code=OK, result_string='ok', time_used=0, mem_used=0,
                        num_syscalls=0)
         environ.setdefault('out_file', environ['exe_file'])
     else:
         _run_program(environ, executor, job_dir, out)
-    if environ['result_code'] == 'OK' and environ.get('check_output'):
+    if environ['result_code'] == OK and environ.get('check_output'):
         check_output(environ, out, job_dir)
     environ['result_string'] = cap_result_string(environ.get('result_string', ''))
     upload_output(environ, out)

@@ -49,6 +49,14 @@ a checker failure naming the file and what it is, never its content.
 Without ``chk_file`` the built-in comparator (:mod:`sio.executors.comparator`)
 decides, with ``checker_format`` messages.  ``untrusted_checker`` runs the
 checker in the isolated executor; otherwise it runs unprotected.
+
+**Limits** (:data:`LIMITS`): ``checker_time_limit`` (30 000 ms),
+``checker_mem_limit`` (262 144 KiB), ``checker_real_time_limit`` (default
+twice the time limit, plus a second when isolated), ``checker_output_limit``.
+The checker runs after the program has ended, so a job reserves the larger
+of the two memory limits, not their sum (:func:`reserved_kib`); as upstream's
+scheduler, ``check_output`` alone counts the checker's limit, also for the
+built-in comparator.
 """
 
 from __future__ import annotations
@@ -60,11 +68,16 @@ from pathlib import Path
 
 from sio.executors import comparator
 from sio.workers import ft
-from sio.workers.executors import (ExecutionResult, IsolatedExecutor, UnprotectedExecutor,
+from sio.workers.executors import (ExecutionResult, IsolatedExecutor, Limits, UnprotectedExecutor,
                                    cap_result_string)
 from sio.workers.isolation.boxfiles import BoxFileError, read_box_file
+from sio.workers.results import OK, RE, WA
+from sio.workers.wallbound import run_wall
 
-DEFAULT_CHECKER_LIMITS = {'time_limit': 30_000, 'mem_limit': 262_144}
+#: The checker's limits (``checker_*`` keys) when the environ gives none.
+LIMITS = Limits(time_limit=30_000, mem_limit=256 << 10)
+#: The keys of :data:`LIMITS` in the environ.
+PREFIX = 'checker_'
 PROTOCOLS = ('sio', 'testlib', 'kattis')
 #: Most bytes read of a checker's standard output, standard error, Kattis
 #: ``judgemessage.txt`` and ``score.txt``.
@@ -73,6 +86,10 @@ STDOUT_LIMIT, STDERR_LIMIT, JUDGEMESSAGE_LIMIT, SCORE_LIMIT = 64 << 10, 4096, 40
 DEFAULT_TESTLIB_PC_BASE = 0
 
 _NUMBER = re.compile(r'^(\d+)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$')
+#: Bounds of a percentage or a number of points a checker prints (the worker
+#: computes it exactly, outside any box: 1e15000000 would take minutes).
+MAX_PERCENTAGE_CHARS = 64
+MAX_EXPONENT = 30
 
 
 class CheckerError(Exception):
@@ -88,6 +105,9 @@ def parse_percentage(text: str | bytes) -> tuple[int, int]:
     text = text.strip()
     if not text:
         return 100, 1
+    if len(text) > MAX_PERCENTAGE_CHARS:  # the worker computes it: keep it small
+        raise CheckerError(f'checker printed an invalid percentage: {text[:40]!r}... '
+                           f'(over {MAX_PERCENTAGE_CHARS} characters)')
     numerator, slash, denominator = text.partition('/')
     try:
         if slash:
@@ -101,14 +121,49 @@ def parse_percentage(text: str | bytes) -> tuple[int, int]:
             whole, fraction, exponent = match.groups()
             value = Fraction(int(whole + (fraction or '')), 10 ** len(fraction or ''))
             if exponent:
+                if abs(int(exponent)) > MAX_EXPONENT:
+                    raise ValueError
                 value *= Fraction(10) ** int(exponent)
     except (ValueError, ZeroDivisionError):
         raise CheckerError(f'checker printed an invalid percentage: {text!r}') from None
     return value.numerator, value.denominator
 
 
+def limits(environ: dict) -> Limits:
+    """The checker's limits: the environ's ``checker_*`` keys over :data:`LIMITS`."""
+    return Limits.resolve(LIMITS, environ, PREFIX)
+
+
+def runs_program(environ: dict) -> bool:
+    """Whether the job runs a checker program (``check_output`` with ``chk_file``)."""
+    return bool(environ.get('check_output') and environ.get('chk_file'))
+
+
+def needs_sandbox(environ: dict) -> bool:
+    """Whether the checker program runs in the isolated executor."""
+    return runs_program(environ) and bool(environ.get('untrusted_checker'))
+
+
+def reserved_kib(environ: dict) -> int:
+    """The memory (KiB) to reserve for checking: the checker's memory limit
+    with ``check_output`` (upstream's rule, comparator included), else 0."""
+    if not environ.get('check_output'):
+        return 0
+    return limits(environ).mem_limit or LIMITS.mem_limit
+
+
+def wall(environ: dict) -> tuple[float, str] | None:
+    """The checker's wall-clock limit (ms) and how it follows from the
+    environ: ``(0, '')`` when no checker program runs, None when it runs
+    without a wall-clock limit (see :func:`sio.workers.wallbound.run_wall`)."""
+    if not runs_program(environ):
+        return 0, ''
+    return run_wall(environ, PREFIX, 'checker', isolated=needs_sandbox(environ),
+                    default_ms=LIMITS.time_limit)
+
+
 def _verdict(environ: dict, ok: bool, message: str, percentage: tuple[int, int]) -> None:
-    environ['result_code'] = 'OK' if ok else 'WA'
+    environ['result_code'] = OK if ok else WA
     if message or not ok:
         environ['result_string'] = cap_result_string(message)
     environ['result_percentage'] = list(percentage if ok else (0, 1))
@@ -150,7 +205,7 @@ def check_output(environ: dict, out: Path, job_dir: Path) -> None:
     ft.download(environ, 'in_file', str(box / 'in'), add_to_cache=True)
     shutil.copyfile(hint, box / 'hint')
     shutil.copyfile(out, box / 'out')
-    limits = {k: environ.get('checker_' + k, v) for k, v in DEFAULT_CHECKER_LIMITS.items()}
+    run_limits = limits(environ)
     pc_base = _testlib_pc_base(environ) if protocol == 'testlib' else None
     executor = _executor(environ)
     # Its streams go to the worker's own files (outside the box), read back capped.
@@ -161,20 +216,18 @@ def check_output(environ: dict, out: Path, job_dir: Path) -> None:
             with open(box / 'out', 'rb') as stdin:
                 result = executor(['./chk', 'in', 'hint', 'feedback/'], cwd=box, stdin=stdin,
                                   stdout=stdout, stderr=stderr, ignore_errors=True,
-                                  environ=environ, environ_prefix='checker_', keep_files=True,
-                                  **limits)
+                                  keep_files=True, **vars(run_limits))
         else:
             result = executor(['./chk', 'in', 'out', 'hint'], cwd=box, stdout=stdout,
-                              stderr=stderr, ignore_errors=True,
-                              environ=environ, environ_prefix='checker_', **limits)
+                              stderr=stderr, ignore_errors=True, **vars(run_limits))
     result.stdout = _read_capped(stdout_path, STDOUT_LIMIT).split(b'\n')
     stderr_text = _read_capped(stderr_path, STDERR_LIMIT).decode('utf-8', errors='replace')
     if protocol == 'sio':
-        _read_sio(environ, result, stderr_text)
+        read_sio(environ, result, stderr_text)
     elif protocol == 'testlib':
-        _read_testlib(environ, result, stderr_text, pc_base)
+        read_testlib(environ, result, stderr_text, pc_base)
     else:
-        _read_kattis(environ, result, stderr_text, box)
+        read_kattis(environ, result, stderr_text, box)
 
 
 def _testlib_pc_base(environ: dict) -> int:
@@ -190,8 +243,10 @@ def _failure(protocol: str, result: ExecutionResult, stderr: str) -> CheckerErro
                         + (f'; stderr: {stderr.strip()}' if stderr.strip() else ''))
 
 
-def _read_sio(environ, result, stderr):
-    if result.result_code not in ('OK', 'RE') or result.return_code >= 2 \
+def read_sio(environ: dict, result: ExecutionResult, stderr: str) -> None:
+    """The verdict of a ``sio`` checker from its run (``result.stdout`` holds
+    its lines), into ``environ``; a failed checker raises :class:`CheckerError`."""
+    if result.result_code not in (OK, RE) or result.return_code >= 2 \
             or result.return_code < 0:
         raise _failure('sio', result, stderr)
     lines = list(result.stdout or []) + [b'', b'', b'']
@@ -209,6 +264,14 @@ _TESTLIB_POINTS = re.compile(r'^\s*points\s+([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?
 _NUMBER_ANYWHERE = re.compile(r'[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?')
 
 
+def _points_percentage(number: str) -> str:
+    """testlib's points (a number in [0, 1]) as a percentage, bounded like one."""
+    exponent = number.lower().partition('e')[2]
+    if len(number) > MAX_PERCENTAGE_CHARS or (exponent and abs(int(exponent)) > MAX_EXPONENT):
+        raise CheckerError(f'testlib checker reported points out of range: {number[:40]!r}')
+    return str(Fraction(number) * 100)
+
+
 def _last(pattern: re.Pattern, text: str) -> str | None:
     """The first group of the last match of ``pattern`` in ``text``."""
     found = pattern.findall(text)
@@ -220,10 +283,13 @@ def _last(pattern: re.Pattern, text: str) -> str | None:
 _TESTLIB_WRONG = (1, 2, 4, 8)
 
 
-def _read_testlib(environ, result, stderr, pc_base):
+def read_testlib(environ: dict, result: ExecutionResult, stderr: str, pc_base: int) -> None:
+    """The verdict of a testlib checker built with ``PC_BASE_EXIT_CODE``
+    ``pc_base`` from its exit code and standard error, into ``environ``; a
+    failed checker raises :class:`CheckerError`."""
     code = result.return_code
     message = stderr.strip()
-    if result.result_code not in ('OK', 'RE') or code < 0:
+    if result.result_code not in (OK, RE) or code < 0:
         raise _failure('testlib', result, stderr)
     partial = _last(_TESTLIB_PARTIAL, message)
     if partial is not None:
@@ -255,7 +321,7 @@ def _read_testlib(environ, result, stderr, pc_base):
                 raise CheckerError(
                     f'testlib checker reported points without a number: {message!r}')
             number = first.group()
-        _verdict(environ, True, message, parse_percentage(str(Fraction(number) * 100)))
+        _verdict(environ, True, message, parse_percentage(_points_percentage(number)))
     elif code != 3 and pc_base <= code <= pc_base + 100:
         _verdict(environ, True, message, (code - pc_base, 1))
     else:
@@ -270,7 +336,9 @@ def _feedback(box: Path, name: str, limit: int):
         raise CheckerError(f'checker (kattis protocol) failed: its feedback file {exc}') from None
 
 
-def _read_kattis(environ, result, stderr, box):
+def read_kattis(environ: dict, result: ExecutionResult, stderr: str, box: Path) -> None:
+    """The verdict of a Kattis checker from its exit code and the feedback
+    files in ``box``, into ``environ``; a failed checker raises :class:`CheckerError`."""
     if result.return_code not in (42, 43):
         raise _failure('kattis', result, stderr)
     judgemessage = _feedback(box, 'judgemessage.txt', JUDGEMESSAGE_LIMIT)

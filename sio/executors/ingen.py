@@ -20,6 +20,10 @@ symbolic link, a FIFO, a device, a name that cannot be a filetracker name
 (``t5.in@123`` would be stored as version 123 of ``t5.in``; ``/``, control
 characters, invalid UTF-8), a file over ``ingen_file_size_limit`` — fails
 the job, naming the file and what is wrong with it; nothing is collected then.
+
+**What the job needs from a node** (:func:`requirements`): the isolated
+sandbox unless ``use_sandboxes`` is false, the generator's memory limit (its
+files are kept on a tmpfs charged to it) and its wall-clock limit.
 """
 
 from __future__ import annotations
@@ -28,12 +32,19 @@ import re
 from pathlib import Path
 
 from sio.executors.files import fetch_program
+from sio.executors.inwer import program_requirements
 from sio.workers import ft
 from sio.workers.executors import IsolatedExecutor, Limits, UnprotectedExecutor
 from sio.workers.isolation.boxfiles import BoxFileError, copy_box_file, list_box_dir, read_box_file
+from sio.workers.requirements import Requirements
+from sio.workers.results import OK
 from sio.workers.util import tempcwd
 
-DEFAULTS = {'time_limit': 600_000, 'mem_limit': 262_144, 'output_limit': 10_240}
+#: The generator's limits (``ingen_*`` keys) when the environ gives none;
+#: the output limit cuts the messages kept, never the files it writes.
+LIMITS = Limits(time_limit=600_000, mem_limit=256 << 10, output_limit=10_240)
+#: The keys of :data:`LIMITS` in the environ.
+PREFIX = 'ingen_'
 #: Default of ``ingen_file_size_limit``: the largest generated file collected (bytes).
 FILE_SIZE_LIMIT = 1 << 30
 
@@ -63,7 +74,7 @@ def run(environ: dict) -> dict:
     box = job_dir / 'box'
     box.mkdir()
     fetch_program(environ, box, 'ingen')
-    limits = Limits.resolve(DEFAULTS, environ, 'ingen_')
+    limits = Limits.resolve(LIMITS, environ, PREFIX)
     executor = IsolatedExecutor() if environ.get('use_sandboxes', True) else UnprotectedExecutor()
     # Generated tests may be large: the output limit only cuts the kept messages,
     # read back from a file of the worker's (never all of it).
@@ -78,10 +89,15 @@ def run(environ: dict) -> dict:
     environ.update(return_code=return_code, real_time_used=result.real_time_used,
                    real_time_killed=result.real_time_killed, stdout=stdout.split(b'\n'),
                    result_code=result.result_code, result_string=result.result_string)
-    if return_code == 0 and result.result_code == 'OK':
+    if return_code == 0 and result.result_code == OK:
         environ['collected_files'] = _collect(environ, pattern, box, job_dir / 'collected',
                                               file_size_limit)
     return environ
+
+
+def requirements(environ: dict, base: Requirements) -> Requirements:
+    """The ``sio.workers.requirements`` hook of ``ingen`` (see the module docs)."""
+    return program_requirements(environ, base, PREFIX, 'ingen', LIMITS)
 
 
 def _collect(environ: dict, pattern: re.Pattern, box: Path, staging: Path,

@@ -39,6 +39,19 @@ Which verdict wins, in order:
    prematurely (WA); an interactor stopped by its time or wall-time limit is
    ``TLE`` ("user's solution or interactor can be the cause").  Anything else
    fails the job.
+
+**Limits**: the solutions' are the exec jobs' (:data:`sio.executors.batch.LIMITS`);
+the interactor's (:data:`INTERACTOR_LIMITS`, keys ``interactor_*``) are
+262 144 KiB of memory, :data:`INTERACTOR_TIME_FACTOR` times
+``exec_time_limit`` of time and :data:`INTERACTOR_REAL_TIME_FACTOR` times its
+time limit of wall-clock time.
+
+**What the job needs from a node** (:func:`requirements`): the solutions
+and the interactor run at once, so it reserves ``num_processes`` solution
+boxes (each its memory limit plus its runtime's, as the exec jobs) plus the
+interactor's memory limit, one CPU for each of them, and may take the longer
+of the solutions' and the interactor's wall-clock limits.
+``cpu-interactive-exec`` has its node to itself.
 """
 
 from __future__ import annotations
@@ -48,13 +61,31 @@ import signal
 import threading
 from pathlib import Path
 
-from sio.executors.batch import prepare_solution, run_prepared
+from sio.executors.batch import (PREFIX, is_isolated, prepare_solution, run_prepared,
+                                 solution_memory_kib)
 from sio.executors.checker import parse_percentage
 from sio.executors.files import fetch_input, open_output, upload_output
 from sio.workers import ft
-from sio.workers.executors import (ExecutionResult, IsolatedExecutor, UnprotectedExecutor,
-                                   cap_result_string)
+from sio.workers.executors import (BOX_DEFAULT_LIMITS, ExecutionResult, IsolatedExecutor, Limits,
+                                   UnprotectedExecutor, cap_result_string,
+                                   default_real_time_limit)
+from sio.workers.requirements import Requirements, kib_to_mib, number
+from sio.workers.results import MLE, OK, OLE, RE, SE, TLE, WA
 from sio.workers.util import tempcwd
+from sio.workers.wallbound import run_wall, seconds_text
+
+#: The interactor's limits (``interactor_*`` keys) when the environ gives
+#: none; its time limit is :data:`INTERACTOR_TIME_FACTOR` × ``exec_time_limit``
+#: and its wall-clock limit :data:`INTERACTOR_REAL_TIME_FACTOR` × its time limit.
+INTERACTOR_LIMITS = Limits(mem_limit=256 << 10)
+INTERACTOR_TIME_FACTOR = 2
+INTERACTOR_REAL_TIME_FACTOR = 2
+#: The keys of :data:`INTERACTOR_LIMITS` in the environ.
+INTERACTOR_PREFIX = 'interactor_'
+#: Most solution processes of one job.
+MAX_PROCESSES = 32
+#: Job types measured on wall time, which run alone on their node.
+EXCLUSIVE = frozenset({'cpu-interactive-exec'})
 
 
 class InteractorError(Exception):
@@ -65,7 +96,61 @@ class InteractorError(Exception):
 #: was stopped (or failed) after it may have answered.  Every other code (``RV``,
 #: ``SE``, anything a supervisor may report in future) is a broken rule or a
 #: failed box, and always wins.
-OVERRIDABLE = frozenset({'OK', 'TLE', 'MLE', 'OLE', 'RE'})
+OVERRIDABLE = frozenset({OK, TLE, MLE, OLE, RE})
+
+
+def processes(environ: dict) -> int:
+    """``num_processes`` (default 1); anything but a number from 1 to
+    :data:`MAX_PROCESSES` raises :class:`ValueError` naming the key."""
+    value = environ.get('num_processes', 1)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PROCESSES:
+        raise ValueError(f"environ['num_processes']: {value!r} is not a number from 1 to "
+                         f'{MAX_PROCESSES}')
+    return value
+
+
+def interactor_limits(environ: dict) -> Limits:
+    """The interactor's limits: the environ's ``interactor_*`` keys over
+    :data:`INTERACTOR_LIMITS` and the time limits derived from ``exec_time_limit``."""
+    time_limit = number(environ, 'exec_time_limit')
+    table = INTERACTOR_LIMITS
+    if time_limit is not None:
+        table = Limits(INTERACTOR_TIME_FACTOR * time_limit, None, table.mem_limit,
+                       table.output_limit)
+    limits = Limits.resolve(table, environ, INTERACTOR_PREFIX)
+    if INTERACTOR_PREFIX + 'real_time_limit' not in environ and limits.time_limit is not None:
+        limits = Limits(limits.time_limit, INTERACTOR_REAL_TIME_FACTOR * limits.time_limit,
+                        limits.mem_limit, limits.output_limit)
+    return limits
+
+
+def _interactor_wall(environ: dict, isolated: bool) -> tuple[float, str] | None:
+    limits = interactor_limits(environ)
+    if limits.real_time_limit:
+        return limits.real_time_limit, \
+            f'interactor {seconds_text(limits.real_time_limit / 1000)} s'
+    time_limit = limits.time_limit or (BOX_DEFAULT_LIMITS.time_limit if isolated else None)
+    ms = default_real_time_limit(time_limit, isolated)
+    return None if ms is None else (ms, f'interactor {seconds_text(ms / 1000)} s')
+
+
+def requirements(environ: dict, base: Requirements) -> Requirements:
+    """The ``sio.workers.requirements`` hook of the interactive jobs (see the module docs)."""
+    job_type = str(environ.get('job_type', ''))
+    isolated = is_isolated(job_type)
+    count = processes(environ)
+    interactor = interactor_limits(environ).mem_limit or INTERACTOR_LIMITS.mem_limit
+    memory = count * solution_memory_kib(environ, isolated) + interactor
+    solutions = run_wall(environ, PREFIX, 'solutions', isolated=isolated)
+    inter = _interactor_wall(environ, isolated)
+    wall_ms, wall_from = None, ()
+    if solutions is not None and inter is not None:
+        longer = max(solutions, inter)
+        wall_ms = longer[0]
+        wall_from = (f'the longer of {solutions[1]} and {inter[1]}, run at once',)
+    return base.replace(isolated=isolated, exclusive=job_type in EXCLUSIVE,
+                        memory_mib=kib_to_mib(memory), cpus=1.0 + count,
+                        wall_ms=wall_ms, wall_from=wall_from)
 
 
 def _aggregate(results: list[ExecutionResult]) -> ExecutionResult:
@@ -75,7 +160,7 @@ def _aggregate(results: list[ExecutionResult]) -> ExecutionResult:
         if result.result_code not in OVERRIDABLE:
             return result
     for result in results:
-        if result.result_code != 'OK':
+        if result.result_code != OK:
             return result
     first = results[0]
     first.time_used = max(r.time_used for r in results)
@@ -95,13 +180,11 @@ def run(environ: dict, make_executor=IsolatedExecutor, make_interactor_executor=
     make_interactor_executor = make_interactor_executor or make_executor
     if 'exec_time_limit' not in environ:
         raise KeyError("environ['exec_time_limit'] is required for interactive jobs")
-    processes = environ.get('num_processes', 1)
-    if isinstance(processes, bool) or not isinstance(processes, int) or not 1 <= processes <= 32:
-        raise ValueError(f"environ['num_processes']: {processes!r} is not a number from 1 to 32")
+    count = processes(environ)
     environ.setdefault('exec_info', {'mode': 'executable'})
     job_dir = Path(tempcwd())
     boxes, prepared = [], []
-    for i in range(processes):
+    for i in range(count):
         box = job_dir / f'solution{i}'
         box.mkdir()
         boxes.append(box)
@@ -115,23 +198,17 @@ def run(environ: dict, make_executor=IsolatedExecutor, make_interactor_executor=
     stdin_path = fetch_input(environ, job_dir)
     out = job_dir / 'out'
 
-    time_limit = environ['exec_time_limit']
-    interactor_limits = {
-        'time_limit': environ.get('interactor_time_limit', 2 * time_limit),
-        'mem_limit': environ.get('interactor_mem_limit', 262_144),
-    }
-    interactor_limits['real_time_limit'] = environ.get(
-        'interactor_real_time_limit', 2 * interactor_limits['time_limit'])
+    limits = interactor_limits(environ)
 
     # pipes[i] = (to solution: read, write), (from solution: read, write)
-    pipes = [(os.pipe(), os.pipe()) for _ in range(processes)]
-    interactor_args = [str(processes)]
+    pipes = [(os.pipe(), os.pipe()) for _ in range(count)]
+    interactor_args = [str(count)]
     interactor_fds = []
     for (to_r, to_w), (from_r, from_w) in pipes:
         interactor_args += [str(from_r), str(to_w)]
         interactor_fds += [from_r, to_w]
 
-    results: list[ExecutionResult | None] = [None] * processes
+    results: list[ExecutionResult | None] = [None] * count
     interactor_result: list[ExecutionResult] = []
     errors: list[BaseException] = []
     cancel = threading.Event()
@@ -150,12 +227,11 @@ def run(environ: dict, make_executor=IsolatedExecutor, make_interactor_executor=
                 interactor_result.append(make_interactor_executor()(
                     ['./soc', *interactor_args], cwd=interactor_box, stdin=stdin, stdout=stdout,
                     ignore_errors=True, pass_fds=tuple(interactor_fds),
-                    fds_to_close=tuple(interactor_fds), environ=environ,
-                    environ_prefix='interactor_', cancel=cancel, **interactor_limits))
+                    fds_to_close=tuple(interactor_fds), cancel=cancel, **vars(limits)))
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=solution, args=(i,)) for i in range(processes)]
+    threads = [threading.Thread(target=solution, args=(i,)) for i in range(count)]
     threads.append(threading.Thread(target=run_interactor))
     for t in threads:
         t.start()
@@ -173,41 +249,45 @@ def run(environ: dict, make_executor=IsolatedExecutor, make_interactor_executor=
 
     solution_result = _aggregate(results)
     inter = interactor_result[0]
-    _judge(environ, solution_result, inter, out)
+    judge(environ, solution_result, inter, out.read_bytes())
     environ['result_string'] = cap_result_string(environ.get('result_string', ''))
     upload_output(environ, out)
     return environ
 
 
-def _judge(environ: dict, sol: ExecutionResult, inter: ExecutionResult, out: Path) -> None:
+def judge(environ: dict, sol: ExecutionResult, inter: ExecutionResult, output: bytes) -> None:
+    """The verdict (see the module docs) from the solutions' result ``sol``,
+    the interactor's ``inter`` and what it wrote, ``output``, into
+    ``environ``; an interactor that failed raises :class:`InteractorError`
+    (the environ then says ``SE``)."""
     environ.update(time_used=sol.time_used, mem_used=sol.mem_used,
                    num_syscalls=sol.num_syscalls, time_measure=sol.time_measure,
                    limits_enforced_by=sol.limits_enforced_by)
     if inter.result_code not in OVERRIDABLE:
-        environ.update(result_code='SE', result_string=inter.result_string,
+        environ.update(result_code=SE, result_string=inter.result_string,
                        result_percentage=[0, 1])
         raise InteractorError(f'interactor failed: {inter.result_code} ({inter.result_string})')
     if sol.result_code not in OVERRIDABLE:
         environ.update(result_code=sol.result_code, result_string=sol.result_string,
                        result_percentage=[0, 1])
         return
-    lines = [line.rstrip() for line in out.read_bytes().decode('utf-8', 'replace').split('\n')]
+    lines = [line.rstrip() for line in output.decode('utf-8', 'replace').split('\n')]
     lines += ['', '', '']
     if lines[0]:
-        ok = lines[0] == 'OK'
-        environ.update(result_code='OK' if ok else 'WA', result_string=lines[1],
+        ok = lines[0] == 'OK'  # the protocol's word
+        environ.update(result_code=OK if ok else WA, result_string=lines[1],
                        result_percentage=list(parse_percentage(lines[2]) if ok else (0, 1)))
         return
     environ['result_percentage'] = [0, 1]
-    if inter.result_code not in ('OK', 'TLE') and not _killed_by_sigpipe(inter):
-        environ.update(result_code='SE', result_string=inter.result_string)
+    if inter.result_code not in (OK, TLE) and not _killed_by_sigpipe(inter):
+        environ.update(result_code=SE, result_string=inter.result_string)
         raise InteractorError(f'interactor failed: {inter.result_code} ({inter.result_string})')
-    if sol.result_code != 'OK' and not _killed_by_sigpipe(sol):
+    if sol.result_code != OK and not _killed_by_sigpipe(sol):
         environ.update(result_code=sol.result_code, result_string=sol.result_string)
     elif _killed_by_sigpipe(inter):
-        environ.update(result_code='WA', result_string='solution exited prematurely')
-    elif inter.real_time_killed or inter.result_code == 'TLE':
-        environ.update(result_code='TLE', result_string='interactor time limit exceeded '
+        environ.update(result_code=WA, result_string='solution exited prematurely')
+    elif inter.real_time_killed or inter.result_code == TLE:
+        environ.update(result_code=TLE, result_string='interactor time limit exceeded '
                        "(user's solution or interactor can be the cause)")
     else:
         raise InteractorError('Unexpected interactor error: it wrote no verdict')

@@ -23,10 +23,24 @@ from pathlib import Path
 
 from sio.executors.files import fetch_program
 from sio.workers.executors import ExecutionResult
+from sio.workers.results import MLE, RE
 
 #: Memory (KiB) a JVM needs beyond its heap; added to the box's memory limit.
-JAVA_OVERHEAD_KIB = 256 * 1024
+JAVA_OVERHEAD_KIB = 256 << 10
+#: Memory (KiB) each ``exec_info`` mode's runtime takes beyond the memory
+#: limit, added to its box's limit (and to the job's reservation).
+RUNTIME_MEMORY_KIB = {'java': JAVA_OVERHEAD_KIB}
 RUNNABLE_MODES = ('executable', 'java', 'python')
+#: Most bytes of a solution's standard error kept for its language's verdict
+#: (a JVM's ``OutOfMemoryError``).
+STDERR_LIMIT = 64 << 10
+
+
+def runtime_memory_kib(environ: dict) -> int:
+    """What the runtime of ``environ['exec_info']``'s mode adds to the memory limit (KiB)."""
+    info = environ.get('exec_info')
+    mode = info.get('mode', 'executable') if isinstance(info, dict) else 'executable'
+    return RUNTIME_MEMORY_KIB.get(mode, 0)
 
 
 def _unchanged(result: ExecutionResult, stderr: bytes) -> ExecutionResult:
@@ -77,9 +91,9 @@ def python_runtime() -> str:
 
 
 def _java_verdict(result: ExecutionResult, stderr: bytes) -> ExecutionResult:
-    if result.result_code == 'RE' and (b'java.lang.OutOfMemoryError' in stderr
+    if result.result_code == RE and (b'java.lang.OutOfMemoryError' in stderr
                                        or b'java.lang.StackOverflowError' in stderr):
-        result.result_code, result.result_string = 'MLE', 'memory limit exceeded'
+        result.result_code, result.result_string = MLE, 'memory limit exceeded'
     return result
 
 
@@ -107,7 +121,8 @@ def prepare(environ: dict, box: Path, mem_limit_kib: int | None) -> Program:
         flags = ['-XX:+UseG1GC', '-XX:ParallelGCThreads=2', '-XX:ConcGCThreads=1',
                  '-XX:CICompilerCount=2', '-XX:-UsePerfData']
         return Program([java, *memory, *flags, *target, *args],
-                       ro_binds=binds, extra_memory_kib=JAVA_OVERHEAD_KIB, adjust=_java_verdict,
+                       ro_binds=binds, extra_memory_kib=RUNTIME_MEMORY_KIB['java'],
+                       adjust=_java_verdict,
                        memory_mode='resident')  # a JVM reserves far more than it uses
     if mode == 'python':
         fetch_program(environ, box, 'a.py')

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sio.workers.ftclient import FiletrackerClient
 from sio.workers.ftserver import CentralServer
+from sio.workers.results import OK, SUCCESS, TLE, WA
 
 SAMPLE = b'3 4\n' * 1000
 
@@ -32,7 +33,7 @@ SUBMISSIONS = {
     'too slow': 'int main(void) { volatile unsigned long i = 0; for (;;) i++; }\n',
 }
 TESTS = {'1': ('2 3\n', '5\n'), '2': ('40 2\n', '42\n')}
-EXPECTED = {'correct': 'OK', 'wrong': 'WA', 'too slow': 'TLE'}
+EXPECTED = {'correct': OK, 'wrong': WA, 'too slow': TLE}
 
 
 def _sio_batch(environ: dict, env: dict) -> dict:
@@ -47,7 +48,7 @@ def _sio_batch(environ: dict, env: dict) -> dict:
 
 
 def _show(title: str, result: dict, keys: list[str]) -> bool:
-    ok = result.get('result') == 'SUCCESS'
+    ok = result.get('result') == SUCCESS
     details = ', '.join(f'{k}={result.get(k)!r}' for k in keys)
     print(f'  {title:<28} {result.get("result")}  {details}')
     if not ok:
@@ -91,7 +92,7 @@ def _judge_samples(tmp: Path, uploader: FiletrackerClient, url: str, env: dict) 
     ok = True
     for label in SUBMISSIONS:
         compiled = _sio_batch(sample_compile_job(uploader, tmp, label, url), env)
-        if compiled.get('result_code') != 'OK':
+        if compiled.get('result_code') != OK:
             print(f'  {label:<10} compile: {compiled.get("result_code")} '
                   f'{compiled.get("compiler_output") or compiled.get("exception")}')
             ok = False

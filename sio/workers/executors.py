@@ -10,9 +10,17 @@ Two executors share one call signature and one result type,
   read-only minimal file system, no network, a seccomp filter, rlimits and
   cgroups — and nothing it starts survives the run.
 
-Units: times in milliseconds, memory in KiB, output limits in bytes.  Limits
-can come from the environ: with ``environ`` and ``environ_prefix``, keys such
-as ``exec_time_limit`` override the arguments (upstream semantics).
+Units: times in milliseconds, memory in KiB, output limits in bytes.
+
+Limits are explicit arguments.  For plugins written for upstream, an executor
+also accepts ``environ`` and ``environ_prefix``: keys such as
+``exec_time_limit`` then override the arguments (upstream's semantics, kept
+as upstream-compatibility surface).  The project's own jobs do not use them:
+each resolves its limits once, from its own limits table and the environ,
+with :meth:`Limits.resolve`, and passes the values.
+
+``num_syscalls`` is reported as 0, as upstream's jailed executors report it
+without counting: it is kept for upstream compatibility, not measured.
 """
 
 from __future__ import annotations
@@ -30,10 +38,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from sio.workers.isolation import box, probe
+from sio.workers.results import MLE, OK, OLE, RE, RV, SE, TLE
 from sio.workers.util import replace_invalid_UTF, tempcwd
 
 __all__ = ['ExecError', 'ExecutionResult', 'Limits', 'UnprotectedExecutor', 'IsolatedExecutor',
-           'DetailedUnprotectedExecutor']
+           'DetailedUnprotectedExecutor', 'BOX_DEFAULT_LIMITS', 'default_real_time_limit',
+           'verdict', 'cap_result_string']
 
 #: Upper bound of ``result_string`` (bytes of UTF-8), as upstream.
 RESULT_STRING_LIMIT = 1024
@@ -64,8 +74,8 @@ class ExecutionResult:
     """The outcome of one run.  Also readable like upstream's result dict
     (``result['time_used']``)."""
 
-    #: ``OK``, ``RE``, ``TLE``, ``MLE``, ``OLE``, ``RV`` or ``SE``.
-    result_code: str = 'OK'
+    #: ``OK``, ``RE``, ``TLE``, ``MLE``, ``OLE``, ``RV`` or ``SE`` (:mod:`sio.workers.results`).
+    result_code: str = OK
     result_string: str = 'ok'
     #: CPU time of the whole process tree, ms.
     time_used: int = 0
@@ -77,6 +87,8 @@ class ExecutionResult:
     return_code: int = -1
     #: The signal that ended the program, if one did.
     exit_signal: int | None = None
+    #: Always 0: not counted (upstream's jailed executors report 0 too; kept
+    #: for upstream compatibility).
     num_syscalls: int = 0
     #: The wall-clock limit stopped the program.
     real_time_killed: bool = False
@@ -120,9 +132,12 @@ class Limits:
     output_limit: int | None = None
 
     @classmethod
-    def resolve(cls, explicit: dict, environ: dict | None, prefix: str) -> 'Limits':
-        """Explicit values, overridden by ``environ[prefix + key]`` where present."""
-        values = dict(explicit)
+    def resolve(cls, explicit: 'dict | Limits', environ: dict | None, prefix: str) -> 'Limits':
+        """The limits of one run: ``explicit`` (a job's limits table, a
+        :class:`Limits` or a dict), overridden by ``environ[prefix + key]``
+        where present.  A value that is not a non-negative number raises
+        :class:`ValueError` naming the key."""
+        values = asdict(explicit) if isinstance(explicit, Limits) else dict(explicit)
         if environ is not None:
             for key in _LIMIT_KEYS:
                 env_key = prefix + key
@@ -136,28 +151,46 @@ class Limits:
         return cls(**{k: (int(v) if v is not None else None) for k, v in values.items()})
 
 
+#: A box's limits when none are given: upstream's jailed executors' 30 s of
+#: CPU time, 64 MiB of memory and 50 MiB of output (the ``exec`` jobs' defaults).
+BOX_DEFAULT_LIMITS = Limits(time_limit=30_000, mem_limit=64 << 10, output_limit=50 << 20)
+#: Without a ``real_time_limit``, a run's wall-clock limit is this many times its
+#: time limit ...
+REAL_TIME_FACTOR = 2
+#: ... plus this (ms) in a box (its start-up).
+BOX_REAL_TIME_EXTRA_MS = 1000
+
+
+def default_real_time_limit(time_limit: int | None, isolated: bool) -> int | None:
+    """The wall-clock limit (ms) of a run given only a time limit: twice it,
+    plus one second in a box; None without a time limit."""
+    if not time_limit:
+        return None
+    return REAL_TIME_FACTOR * time_limit + (BOX_REAL_TIME_EXTRA_MS if isolated else 0)
+
+
 def verdict(*, exited: bool, exit_code: int | None, signal_number: int | None, time_used: int,
             time_limit: int | None, time_limit_hit: bool = False, wall_killed: bool = False,
             memory_exceeded: bool = False, output_exceeded: bool = False,
             forbidden_syscall: str | None = None) -> tuple[str, str]:
     """``(result_code, result_string)`` from the facts of a run (first match wins)."""
     if forbidden_syscall:
-        return 'RV', f'forbidden system call: {forbidden_syscall}'
+        return RV, f'forbidden system call: {forbidden_syscall}'
     if signal_number == signal.SIGSYS:
-        return 'RV', 'forbidden system call (foreign architecture)'
+        return RV, 'forbidden system call (foreign architecture)'
     if memory_exceeded:
-        return 'MLE', 'memory limit exceeded'
+        return MLE, 'memory limit exceeded'
     if time_limit_hit or (time_limit and time_used > time_limit) or signal_number == signal.SIGXCPU:
-        return 'TLE', 'time limit exceeded'
+        return TLE, 'time limit exceeded'
     if wall_killed:
-        return 'TLE', 'real time limit exceeded'
+        return TLE, 'real time limit exceeded'
     if output_exceeded or signal_number == signal.SIGXFSZ:
-        return 'OLE', 'output limit exceeded'
+        return OLE, 'output limit exceeded'
     if exited and exit_code == 0:
-        return 'OK', 'ok'
+        return OK, 'ok'
     if exited:
-        return 'RE', f'program exited with code {exit_code}'
-    return 'RE', f'program exited due to signal {signal_number}'
+        return RE, f'program exited with code {exit_code}'
+    return RE, f'program exited due to signal {signal_number}'
 
 
 def _fd_of(stream: BinaryIO | int | None) -> int | None:
@@ -175,8 +208,10 @@ class BaseExecutor:
     ``env``, ``cwd``; ``stdin``, ``stdout``, ``stderr`` (files or fds; default
     ``/dev/null``); ``capture_output`` (standard output into ``result.stdout``),
     ``split_lines``, ``forward_stderr`` (standard error into standard output);
-    ``time_limit``, ``real_time_limit``, ``mem_limit``, ``output_limit``,
-    overridden by ``environ[environ_prefix + name]``; ``ignore_errors``,
+    ``time_limit``, ``real_time_limit``, ``mem_limit``, ``output_limit``
+    (overridden by ``environ[environ_prefix + name]`` when ``environ`` is
+    given: upstream-compatibility surface for plugins; the project's jobs pass
+    values resolved by :meth:`Limits.resolve`); ``ignore_errors``,
     ``extra_ignore_errors`` (exit codes that are not errors); ``pass_fds``
     (descriptors the program inherits) and ``fds_to_close`` (the caller's
     descriptors closed as soon as the program started, e.g. pipe ends);
@@ -229,18 +264,18 @@ class BaseExecutor:
             result = self._execute(argv, env=env, cwd=Path(cwd), stdin=_fd_of(stdin),
                                    stdout=out_fd, stderr=err_fd, limits=limits,
                                    pass_fds=tuple(pass_fds), **kwargs)
-            if limits.output_limit is not None and result.result_code in ('OK', 'RE'):
+            if limits.output_limit is not None and result.result_code in (OK, RE):
                 written = _size_of(out_fd) - start_size if start_size is not None else 0
                 if written > limits.output_limit and self.enforces_output_limit:
-                    result.result_code, result.result_string = 'OLE', 'output limit exceeded'
+                    result.result_code, result.result_string = OLE, 'output limit exceeded'
             if capture is not None:
                 capture.seek(0)
                 data = capture.read(limits.output_limit) if limits.output_limit is not None \
                     else capture.read()
                 result.stdout = data.split(b'\n') if split_lines else data
         result.result_string = cap_result_string(result.result_string)
-        if result.result_code != 'OK' and not ignore_errors:
-            if not (result.result_code == 'RE' and result.return_code in set(extra_ignore_errors)):
+        if result.result_code != OK and not ignore_errors:
+            if not (result.result_code == RE and result.return_code in set(extra_ignore_errors)):
                 raise ExecError(f'Failed to execute command {argv!r}: {result.result_code} '
                                 f'({result.result_string})', result)
         return result
@@ -330,9 +365,9 @@ class _SupervisedExecutor(BaseExecutor):
         try:
             outcome = box.run(request)
         except (box.BoxError, OSError) as exc:
-            return ExecutionResult('SE', f'sandbox failure: {exc}')
+            return ExecutionResult(SE, f'sandbox failure: {exc}')
         if outcome.error:
-            return ExecutionResult('RE', f'cannot execute {argv[0]}: {outcome.error}',
+            return ExecutionResult(RE, f'cannot execute {argv[0]}: {outcome.error}',
                                    return_code=127, limits_enforced_by=outcome.enforced_by)
         if outcome.instructions is not None:
             time_used, measure = outcome.instructions // INSTRUCTIONS_PER_MS, 'instructions'
@@ -377,7 +412,7 @@ class UnprotectedExecutor(_SupervisedExecutor):
     enforces_output_limit = False
 
     def _default_real_time_limit(self, limits):
-        return 2 * limits.time_limit if limits.time_limit else None
+        return default_real_time_limit(limits.time_limit, isolated=False)
 
     def _env(self, env):
         full = dict(os.environ if env is None else env)
@@ -390,7 +425,9 @@ class UnprotectedExecutor(_SupervisedExecutor):
         return os.path.join(cwd, program)
 
 
-#: Upstream's name for the unprotected executor that gives verdicts.
+#: Upstream's name for the unprotected executor that gives verdicts
+#: (upstream-compatibility surface for plugins; the project uses
+#: :class:`UnprotectedExecutor`).
 DetailedUnprotectedExecutor = UnprotectedExecutor
 
 
@@ -408,7 +445,7 @@ class IsolatedExecutor(_SupervisedExecutor):
     ``mem_used`` the peak resident memory of its largest process.
     """
 
-    default_limits = Limits(time_limit=30_000, mem_limit=65_536, output_limit=52_428_800)
+    default_limits = BOX_DEFAULT_LIMITS
 
     def __init__(self, max_tasks: int = box.DEFAULT_MAX_TASKS, seccomp: bool = True,
                  ro_binds: Sequence[tuple[str, str]] = (), time_measure: str = 'cpu',
@@ -426,7 +463,7 @@ class IsolatedExecutor(_SupervisedExecutor):
             probe.capabilities().instructions
 
     def _default_real_time_limit(self, limits):
-        return 2 * limits.time_limit + 1000 if limits.time_limit else None
+        return default_real_time_limit(limits.time_limit, isolated=True)
 
     def _env(self, env):
         return {'PATH': '/usr/bin:/bin', 'LC_ALL': 'C.UTF-8', **(env or {})}

@@ -1,32 +1,43 @@
-"""What a job needs from a node, derived from its environ in one place.
+"""What a job needs from a node, as the job itself declares it.
 
 :func:`requirements` is what a scheduler (``sio_ray``) asks before placing a
-job; it knows no job internals beyond these rules.  A plugin declares the needs
-of its own job type with an entry point in group ``sio.workers.requirements``
-named after the job type: a function ``hook(environ, base) -> Requirements``
-that receives the default requirements and returns adjusted ones.
+job (and before admitting a group: the same numbers).  The core knows no job:
+every job type declares its needs with an entry point in group
+``sio.workers.requirements`` named after the job type, beside its ``sio.jobs``
+entry — a function ``hook(environ, base) -> Requirements`` that receives the
+job-agnostic default (:func:`default_requirements`) and returns its own.  The
+project's jobs do exactly this, from the limits table of each job's module.
+
+A job type without a hook gets the default: ``<job_type>_mem_limit`` (KiB)
+or 256 MiB of memory (as upstream's scheduler for job types it did not know),
+one CPU, no isolated sandbox, a node shared with others, and no wall-clock
+bound of its own (:mod:`sio.workers.wallbound` then applies the default one).
+
+What a job's memory reservation covers: every run that may be alive at once
+(summed), the largest of those that follow one another (max, not sum), each
+as the memory limit its box enforces — which also holds the box's own
+``/box`` tmpfs, charged to the run's memory cgroup (see
+:mod:`sio.workers.isolation.box`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from sio.workers import plugins
 
-_MIB = 1024  # KiB per MiB: memory limits in environs are in KiB
+__all__ = ['Requirements', 'requirements', 'default_requirements', 'runs_no_program',
+           'number', 'kib_to_mib', 'DEFAULT_MEMORY_MIB']
 
-#: Default memory limit (MiB) of ``<job_type>_mem_limit`` for non-exec jobs.
-DEFAULT_MEMORY_MIB = {'ping': 1, 'ft-check': 1, 'ingen': 256, 'inwer': 256, 'compile': 512}
-#: The memory-limit key each non-exec job actually reads (upstream's
-#: scheduler read ``compile_mem_limit``, which the compile job never reads).
-MEMORY_KEY = {'compile': 'compilation_mem_limit'}
-EXEC_MEMORY_MIB = 64
-CHECKER_MEMORY_MIB = 256
-OTHER_MEMORY_MIB = 256
-
-#: Job types measured on wall time that must run alone on their node.
-EXCLUSIVE_JOBS = frozenset({'cpu-exec', 'cpu-interactive-exec'})
+_KIB_PER_MIB = 1024  # memory limits in environs are in KiB
+#: Memory (MiB) of a job type whose environ and hook say nothing (upstream's
+#: scheduler's value for "anything else").
+DEFAULT_MEMORY_MIB = 256
+#: Memory (MiB) of a job that runs no program (``ping``, ``ft-check``): the
+#: worker's own process does the work.
+NO_PROGRAM_MEMORY_MIB = 1
 
 
 @dataclass(frozen=True)
@@ -38,72 +49,64 @@ class Requirements:
     #: Must run alone on its node (wall-time-measured judging).
     exclusive: bool = False
     #: Memory to reserve, in MiB.
-    memory_mib: float = OTHER_MEMORY_MIB
+    memory_mib: float = DEFAULT_MEMORY_MIB
     #: CPUs the job keeps busy.
     cpus: float = 1.0
+    #: What the job's runs may take by their wall-clock limits, in ms (0 for a
+    #: job that runs no program); None when its limits give no bound.
+    wall_ms: float | None = None
+    #: How ``wall_ms`` follows from the environ, e.g.
+    #: ``('program 3 s (2×exec_time_limit 1000 ms + 1 s)',)``.
+    wall_from: tuple[str, ...] = ()
 
     def replace(self, **changes) -> 'Requirements':
         """A copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
 
 
-def _number(environ: dict, key: str, what: str) -> float | None:
+def number(environ: dict, key: str, what: str = 'non-negative number') -> float | None:
+    """``environ[key]`` when it is a non-negative finite number, None when
+    missing; anything else raises :class:`ValueError` naming the key."""
     value = environ.get(key)
     if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                              or value < 0):
+                              or not math.isfinite(value) or value < 0):
         raise ValueError(f'environ[{key!r}]: {value!r} is not a {what}')
     return value
 
 
-def _kib_to_mib(environ: dict, key: str, default_mib: float) -> float:
-    value = _number(environ, key, 'non-negative number of KiB')
-    return default_mib if value is None else value / _MIB
+def kib_to_mib(kib: float) -> float:
+    """KiB (the unit of memory limits in environs) to MiB (of :class:`Requirements`)."""
+    return kib / _KIB_PER_MIB
 
 
-def _is_isolated(job_type: str, environ: dict) -> bool:
-    if job_type.endswith('exec'):
-        if not job_type.startswith('unsafe-'):
-            return True
-        # unsafe-* runs the solution unprotected, but an untrusted checker is
-        # still run isolated.
-        return bool(environ.get('check_output') and environ.get('untrusted_checker'))
-    if job_type == 'compile':
-        return True
-    if job_type in ('ingen', 'inwer'):
-        return bool(environ.get('use_sandboxes', True))
-    return False
+def _memory_mib(environ: dict, default_mib: float) -> float:
+    key = f"{environ.get('job_type', '')}_mem_limit"
+    value = number(environ, key, 'non-negative number of KiB')
+    return default_mib if value is None else kib_to_mib(value)
 
 
 def default_requirements(environ: dict) -> Requirements:
-    """The built-in rules (upstream ``get_required_ram_for_job``, plus isolation
-    and exclusivity), without plugin hooks."""
-    job_type = str(environ.get('job_type', ''))
-    if job_type.endswith('exec'):
-        memory = _kib_to_mib(environ, 'exec_mem_limit', EXEC_MEMORY_MIB)
-        if environ.get('check_output'):
-            memory = max(memory, _kib_to_mib(environ, 'checker_mem_limit', CHECKER_MEMORY_MIB))
-    else:
-        key = MEMORY_KEY.get(job_type, f'{job_type}_mem_limit')
-        memory = _kib_to_mib(environ, key, DEFAULT_MEMORY_MIB.get(job_type, OTHER_MEMORY_MIB))
-    cpus = 1.0
-    if job_type.endswith('interactive-exec'):
-        cpus += _number(environ, 'num_processes', 'non-negative process count') or 1
-    return Requirements(
-        isolated=_is_isolated(job_type, environ),
-        exclusive=job_type in EXCLUSIVE_JOBS,
-        memory_mib=float(memory),
-        cpus=cpus,
-    )
+    """The job-agnostic default: ``<job_type>_mem_limit`` or 256 MiB, one CPU,
+    nothing else (what a job type without a hook gets)."""
+    return Requirements(memory_mib=float(_memory_mib(environ, DEFAULT_MEMORY_MIB)))
+
+
+def runs_no_program(environ: dict, base: Requirements) -> Requirements:
+    """A hook for jobs that run no program (``ping``, ``ft-check``): 1 MiB
+    (``<job_type>_mem_limit`` if given) and no wall-clock time of their own."""
+    return base.replace(memory_mib=float(_memory_mib(environ, NO_PROGRAM_MEMORY_MIB)),
+                        wall_ms=0, wall_from=())
 
 
 def requirements(environ: dict) -> Requirements:
-    """What the job described by ``environ`` needs from a node.
+    """What the job described by ``environ`` needs from a node: its hook's
+    answer, else :func:`default_requirements`.
 
-    Memory limits in the environ are KiB and must be numbers; a bad value
-    raises :class:`ValueError` naming the key.
+    Limits in the environ must be numbers; a bad value raises
+    :class:`ValueError` naming the key.
     """
     base = default_requirements(environ)
-    # Most job types have no hook: no rescan of the installed packages per job.
+    # Most third-party job types have no hook: no rescan of the installed packages per job.
     hook = plugins.find(plugins.REQUIREMENTS, str(environ.get('job_type', '')), rescan=False)
     if hook is None:
         return base

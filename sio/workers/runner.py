@@ -7,11 +7,11 @@ import os
 import platform
 import sys
 import threading
-import traceback
 from typing import Any
 
 from sio.workers import environ as envmod
 from sio.workers import plugins
+from sio.workers.results import RESULT_KEYS, SUCCESS, failure
 from sio.workers.util import TemporaryCwd
 
 logger = logging.getLogger(__name__)
@@ -19,8 +19,6 @@ logger = logging.getLogger(__name__)
 # The working directory is process-wide: jobs started from several threads of
 # one process take turns (re-entrant, so a job may run a nested job).
 _job_lock = threading.RLock()
-
-_RESULT_KEYS = ('result', 'exception', 'traceback')
 
 
 def _apply_filters(environ: dict, key: str) -> dict:
@@ -59,17 +57,17 @@ def _run_job(environ: dict) -> dict:
         raise TypeError(f"environ['job_type']: {job_type!r} is not a string")
     job = plugins.load(plugins.JOBS, job_type)
     environ = _as_environ(job(environ), environ, f'job {job_type!r}')
-    for key in _RESULT_KEYS:
+    for key in RESULT_KEYS:
         environ.pop(key, None)  # stale results of an earlier run
-    environ['result'] = 'SUCCESS'
+    environ['result'] = SUCCESS
     return _apply_filters(environ, 'postfilters')
 
 
-def _record_failure(environ: dict, exc: BaseException) -> None:
-    environ['result'] = 'FAILURE'
-    environ['exception'] = str(exc) or type(exc).__name__
-    environ['traceback'] = ''.join(traceback.format_exception(exc))
-    logger.error('Job %s failed: %s', environ.get('job_type'), environ['exception'])
+def _failed(environ: dict, exc: BaseException) -> dict:
+    """The environ of a job that failed with ``exc`` (:func:`sio.workers.results.failure`)."""
+    result = failure(environ, exc)
+    logger.error('Job %s failed: %s', result.get('job_type'), result['exception'])
+    return result
 
 
 def _finish(environ: dict) -> dict:
@@ -85,8 +83,7 @@ def _finish(environ: dict) -> dict:
                 result.update(envmod.normalize({key: value}))
             except envmod.EnvironError:
                 result[str(key)] = repr(value)
-        _record_failure(result, first_error)
-        return result
+        return _failed(result, first_error)
 
 
 def run(environ: dict) -> dict:
@@ -113,7 +110,7 @@ def run(environ: dict) -> dict:
             envmod.validate(environ)
             current = _run_job(environ)
         except (Exception, SystemExit) as exc:  # a job calling sys.exit() is a job error too
-            _record_failure(current, exc)
+            current = _failed(current, exc)
             try:
                 current = _apply_filters(current, 'postfilters')
             except Exception:
@@ -197,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     print('--- BEGIN ENVIRON ---')
     print(envmod.to_json(result))
     print('--- END ENVIRON ---', flush=True)
-    return 0 if result.get('result') == 'SUCCESS' else 1
+    return 0 if result.get('result') == SUCCESS else 1
 
 
 if __name__ == '__main__':

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import requests
 
-from sio.workers import ft
+from sio.workers import ft, settings
 from sio.workers.util import rmtree
 
 __all__ = ['Sandbox', 'SandboxError', 'get_sandbox', 'publish_sandbox']
@@ -46,15 +46,16 @@ class SandboxError(Exception):
 
 
 def _basedir() -> Path:
-    if os.environ.get('SIO_SANDBOXES_BASEDIR'):
-        return Path(os.environ['SIO_SANDBOXES_BASEDIR'])
+    configured = settings.SANDBOXES_BASEDIR.get()
+    if configured is not None:
+        return configured
     if os.geteuid() == 0:  # boxes run as another user and must reach toolchain sandboxes
         return Path('/var/cache/sio-ray/sandboxes')
     return Path.home() / '.sio-sandboxes'
 
 
 def _check_interval() -> float:
-    return float(os.environ.get('SIO_SANDBOXES_CHECK_INTERVAL', 3600))
+    return settings.SANDBOXES_CHECK_INTERVAL.get()
 
 
 def ft_path(name: str) -> str:
@@ -159,7 +160,7 @@ class Sandbox:
         try:
             return str(ft.instance().file_version(ft_path(self.name)))
         except Exception as ft_error:
-            url = os.environ.get('SIO_SANDBOXES_URL')
+            url = settings.SANDBOXES_URL.get()
             if not url:
                 raise
             response = requests.head(f'{url.rstrip("/")}/{self.name}.tar.gz', timeout=30,
@@ -173,7 +174,7 @@ class Sandbox:
             name = ft.instance().get_file(ft_path(self.name), archive, add_to_cache=False)
             return name.rsplit('@', 1)[1]
         except Exception as ft_error:
-            url = os.environ.get('SIO_SANDBOXES_URL')
+            url = settings.SANDBOXES_URL.get()
             if not url:
                 raise SandboxError(
                     f'sandbox {self.name}: not in filetracker ({ft_error}) and '

@@ -1,4 +1,10 @@
-"""Small helpers shared by jobs: time units, job directories, text repair."""
+"""Small helpers shared by jobs: job directories, text repair, processes.
+
+:func:`s2ms`, :func:`ms2s`, :func:`ceil_ms2s`, :func:`path_join_abs` and
+:func:`is_exe` are upstream-compatibility surface: upstream's ``sio.workers.util``
+offered them and plugins written for it import them; the project itself does
+not use them.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ _local = threading.local()
 
 
 def s2ms(seconds: float) -> int:
-    """Seconds to whole milliseconds.
+    """Seconds to whole milliseconds (upstream compatibility).
 
     >>> s2ms(1.95)
     1950
@@ -22,7 +28,7 @@ def s2ms(seconds: float) -> int:
 
 
 def ms2s(milliseconds: float) -> float:
-    """Milliseconds to seconds.
+    """Milliseconds to seconds (upstream compatibility).
 
     >>> ms2s(1190)
     1.19
@@ -31,7 +37,7 @@ def ms2s(milliseconds: float) -> float:
 
 
 def ceil_ms2s(milliseconds: int) -> int:
-    """Milliseconds to whole seconds, rounding up.
+    """Milliseconds to whole seconds, rounding up (upstream compatibility).
 
     >>> ceil_ms2s(1000), ceil_ms2s(1001)
     (1, 2)
@@ -40,7 +46,7 @@ def ceil_ms2s(milliseconds: int) -> int:
 
 
 def path_join_abs(base: str, path: str) -> str:
-    """Join ``path`` under ``base`` even when ``path`` is absolute.
+    """Join ``path`` under ``base`` even when ``path`` is absolute (upstream compatibility).
 
     >>> path_join_abs('/usr', '/bin/sh')
     '/usr/bin/sh'
@@ -133,7 +139,7 @@ def _make_writable(directory: str) -> None:
 
 
 def is_exe(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is an executable regular file."""
+    """Whether ``path`` is an executable regular file (upstream compatibility)."""
     p = Path(path)
     return p.is_file() and os.access(p, os.X_OK)
 

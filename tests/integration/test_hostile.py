@@ -35,7 +35,7 @@ def confinement_cgroup():
     if kind is None:
         yield
         return
-    base = cgroups.ROOT / ('pids' if kind == 'v1' else '') / f'sio-tests-{uuid.uuid4().hex[:8]}'
+    base = cgroups.root() / ('pids' if kind == 'v1' else '') / f'sio-tests-{uuid.uuid4().hex[:8]}'
     base.mkdir()
     (base / 'pids.max').write_text('512')
     _CONFINEMENT = base

@@ -102,24 +102,43 @@ def test_a_bad_limit_is_refused_naming_the_key(key):
         bound(**environ)
 
 
-def test_the_defaults_are_the_executors_own():
-    """The rules above are the ones the jobs apply: a change there must show here."""
-    from sio.compilers import common
-    from sio.compilers.java import JavaCompiler
-    from sio.executors import checker, ingen, inwer
-    from sio.workers.executors import IsolatedExecutor, Limits, UnprotectedExecutor
-    assert IsolatedExecutor.default_limits.time_limit == wallbound.BOX_TIME_LIMIT_MS
-    assert UnprotectedExecutor.default_limits.time_limit is None
+def test_the_executors_apply_the_same_wall_clock_rule():
+    from sio.workers.executors import (BOX_DEFAULT_LIMITS, IsolatedExecutor, Limits,
+                                       UnprotectedExecutor, default_real_time_limit)
     tl = Limits(time_limit=1000)
-    assert IsolatedExecutor()._default_real_time_limit(tl) == 3000
-    assert UnprotectedExecutor()._default_real_time_limit(tl) == 2000
-    assert checker.DEFAULT_CHECKER_LIMITS['time_limit'] == wallbound.CHECKER_TIME_LIMIT_MS
-    assert common.DEFAULT_LIMITS['time_limit'] == wallbound.COMPILE_TIME_LIMIT_MS
-    assert ingen.DEFAULTS['time_limit'] == wallbound.INGEN_TIME_LIMIT_MS
-    assert inwer.DEFAULTS['time_limit'] == wallbound.INWER_TIME_LIMIT_MS
+    assert IsolatedExecutor()._default_real_time_limit(tl) == default_real_time_limit(1000, True) \
+        == 3000
+    assert UnprotectedExecutor()._default_real_time_limit(tl) \
+        == default_real_time_limit(1000, False) == 2000
+    assert IsolatedExecutor.default_limits == BOX_DEFAULT_LIMITS
+    assert UnprotectedExecutor.default_limits.time_limit is None
+
+
+@pytest.mark.parametrize('module, attribute, environ, seconds', [
+    ('sio.executors.checker', 'LIMITS',
+     {'job_type': 'exec', 'exec_time_limit': 1000, 'check_output': True, 'chk_file': '/c'},
+     3 + 2 * 7),
+    ('sio.compilers.common', 'LIMITS', {'job_type': 'compile'}, 2 * 3 * 7),
+    ('sio.executors.ingen', 'LIMITS', {'job_type': 'ingen'}, 2 * 7 + 1),
+    ('sio.executors.inwer', 'LIMITS', {'job_type': 'inwer', 'use_sandboxes': False}, 2 * 7),
+])
+def test_the_bound_reads_each_jobs_own_limits_table(monkeypatch, module, attribute, environ,
+                                                    seconds):
+    """One home for each job's defaults: change the job's table, the bound follows."""
+    import importlib
+    job = importlib.import_module(module)
+    table = getattr(job, attribute)
+    monkeypatch.setattr(job, attribute, table.__class__(7000, table.real_time_limit,
+                                                        table.mem_limit, table.output_limit))
+    assert bound(**environ).seconds == seconds + MARGIN
+
+
+def test_the_java_compiler_runs_at_most_the_passes_the_bound_allows():
+    from sio.compilers.common import MAX_PASSES
+    from sio.compilers.java import JavaCompiler
 
     class Toolchain:
         def resolve(self, tool):
             return tool
     passes = JavaCompiler.__new__(JavaCompiler).steps(Toolchain(), 'a.java', [], [])
-    assert len(passes) <= wallbound.COMPILE_PASSES
+    assert len(passes) <= MAX_PASSES

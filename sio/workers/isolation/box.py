@@ -71,7 +71,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sio.workers import stats
+from sio.workers import settings, stats
 from sio.workers.isolation import cgroups
 from sio.workers.isolation.disk import DISK_BYTES_DEFAULT, BoxDisk
 from sio.workers.isolation.launcher import launcher_binary
@@ -168,8 +168,9 @@ class BoxOutcome:
 def _box_user() -> tuple[int, int] | None:
     if os.geteuid() != 0:
         return None
-    uid = int(os.environ.get('SIO_BOX_UID', 65534))
-    return uid, int(os.environ.get('SIO_BOX_GID', uid))
+    uid = settings.BOX_UID.get()
+    gid = settings.BOX_GID.get()
+    return uid, uid if gid is None else gid
 
 
 def _prepare_dir(box_dir: Path, user: tuple[int, int] | None, own: bool = True) -> None:

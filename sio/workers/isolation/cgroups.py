@@ -29,7 +29,14 @@ import uuid
 from functools import lru_cache
 from pathlib import Path
 
-ROOT = Path(os.environ.get('SIO_CGROUP_ROOT', '/sys/fs/cgroup'))
+from sio.workers import settings
+
+
+def root() -> Path:
+    """Where the cgroup hierarchy is mounted (``$SIO_CGROUP_ROOT``, read now)."""
+    return settings.CGROUP_ROOT.get()
+
+
 PARENT = 'sio-box'
 
 
@@ -65,23 +72,23 @@ def _can_create_children(parent: Path) -> bool:
 
 
 def _usable_v2() -> bool:
-    controllers = ROOT / 'cgroup.controllers'
+    controllers = root() / 'cgroup.controllers'
     if not controllers.exists():
         return False
     if not {'memory', 'pids'} <= set(controllers.read_text().split()):
         return False
     try:
-        (ROOT / PARENT).mkdir(exist_ok=True)
-        _write(ROOT / 'cgroup.subtree_control', '+memory +pids')
-        _write(ROOT / PARENT / 'cgroup.subtree_control', '+memory +pids')
-        return _can_create_children(ROOT / PARENT)
+        (root() / PARENT).mkdir(exist_ok=True)
+        _write(root() / 'cgroup.subtree_control', '+memory +pids')
+        _write(root() / PARENT / 'cgroup.subtree_control', '+memory +pids')
+        return _can_create_children(root() / PARENT)
     except OSError:
         return False
 
 
 def _usable_v1() -> bool:
     try:
-        return all(_can_create_children(ROOT / c / PARENT) for c in ('memory', 'pids'))
+        return all(_can_create_children(root() / c / PARENT) for c in ('memory', 'pids'))
     except OSError:
         return False
 
@@ -90,7 +97,7 @@ def _usable_v1() -> bool:
 def _v1_cpuacct() -> bool:
     """Whether the v1 ``cpuacct`` controller is there for per-run CPU accounting."""
     try:
-        return _can_create_children(ROOT / 'cpuacct' / PARENT)
+        return _can_create_children(root() / 'cpuacct' / PARENT)
     except OSError:
         return False
 
@@ -141,7 +148,7 @@ def set_favordynmods(enabled: bool) -> None:
 
 def _favor_dynamic_modifications() -> None:
     """Turn ``favordynmods`` on (see the module docs) unless told not to."""
-    if os.environ.get('SIO_CGROUP_FAVORDYNMODS', '1') == '0' or os.geteuid() != 0:
+    if not settings.CGROUP_FAVORDYNMODS.get() or os.geteuid() != 0:
         return
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         set_favordynmods(True)
@@ -150,7 +157,7 @@ def _favor_dynamic_modifications() -> None:
 @lru_cache(maxsize=None)
 def backend() -> str | None:
     """``'v2'``, ``'v1'`` or ``None``: which cgroup hierarchy boxes can use here."""
-    if os.environ.get('SIO_NO_CGROUPS'):
+    if settings.NO_CGROUPS.get():
         return None
     kind = 'v2' if _usable_v2() else 'v1' if _usable_v1() else None
     if kind is not None:
@@ -161,8 +168,8 @@ def backend() -> str | None:
 
 def _remove_orphans(kind: str) -> None:
     """Kill and remove the run cgroups of workers that died (``run-<pid>-...``)."""
-    parents = [ROOT / PARENT] if kind == 'v2' else \
-        [ROOT / c / PARENT for c in ('memory', 'pids', 'cpuacct')]
+    parents = [root() / PARENT] if kind == 'v2' else \
+        [root() / c / PARENT for c in ('memory', 'pids', 'cpuacct')]
     for parent in parents:
         with contextlib.suppress(OSError):
             for d in parent.iterdir():
@@ -188,7 +195,7 @@ class RunCgroup:
             raise RuntimeError('no usable cgroup hierarchy')
         name = f'run-{os.getpid()}-{uuid.uuid4().hex[:12]}'
         if kind == 'v2':
-            d = ROOT / PARENT / name
+            d = root() / PARENT / name
             d.mkdir()
             group = cls(kind, {'memory': d, 'pids': d})
             if memory_bytes:
@@ -199,7 +206,7 @@ class RunCgroup:
                 _write(d / 'pids.max', str(max_tasks))
             return group
         controllers = ('memory', 'pids', 'cpuacct') if _v1_cpuacct() else ('memory', 'pids')
-        dirs = {c: ROOT / c / PARENT / name for c in controllers}
+        dirs = {c: root() / c / PARENT / name for c in controllers}
         group = cls(kind, {})
         try:
             for controller, d in dirs.items():
@@ -243,12 +250,6 @@ class RunCgroup:
             value = _read_int(path, -1)
             return value // 1000 if value >= 0 else None
         return _flat_keys(path).get('usage_usec')
-
-    def peak_kib(self) -> int:
-        """Peak memory of the group in KiB (includes page cache)."""
-        d = self.dirs['memory']
-        name = 'memory.peak' if self.kind == 'v2' else 'memory.max_usage_in_bytes'
-        return _read_int(d / name) // 1024
 
     def pids(self) -> list[int]:
         return [int(p) for p in (self.dirs['pids'] / 'cgroup.procs').read_text().split()]

@@ -23,8 +23,10 @@ import stat
 import tempfile
 from pathlib import Path
 
-#: Inodes offered beyond those copied in (``SIO_BOX_INODES``).
-DISK_INODES = int(os.environ.get('SIO_BOX_INODES', 4096))
+from sio.workers import settings
+
+#: Inodes offered beyond those copied in (``$SIO_BOX_INODES``, read when a disk is made).
+DISK_INODES = settings.BOX_INODES.default
 #: Bytes offered beyond those copied in when the run has no memory limit.
 DISK_BYTES_DEFAULT = 256 << 20
 #: Directories deeper than this in a box are not copied back.
@@ -116,7 +118,7 @@ def _replace_with_dir(dir_fd: int, name: str) -> None:
 
 def enabled() -> bool:
     """Whether boxes get a tmpfs of their own here."""
-    return os.geteuid() == 0 and os.environ.get('SIO_BOX_TMPFS', '1') != '0'
+    return os.geteuid() == 0 and settings.BOX_TMPFS.get()
 
 
 class BoxDisk:
@@ -140,7 +142,8 @@ class BoxDisk:
         path = Path(tempfile.mkdtemp(prefix='.box-disk-', dir=source.parent))
         uid, gid = user or (os.geteuid(), os.getegid())
         try:
-            _mount_tmpfs(path, f'size={size + budget + (1 << 20)},nr_inodes={count + DISK_INODES},'
+            inodes = count + settings.BOX_INODES.get()
+            _mount_tmpfs(path, f'size={size + budget + (1 << 20)},nr_inodes={inodes},'
                                f'mode=0755,uid={uid},gid={gid}')
         except OSError:
             path.rmdir()

@@ -16,6 +16,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from sio.workers import settings
+
 SOURCE = Path(__file__).with_name('launcher.c')
 _lock = threading.Lock()
 _built: Path | None = None
@@ -26,8 +28,9 @@ class LauncherBuildError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    if os.environ.get('SIO_CACHE_DIR'):
-        return Path(os.environ['SIO_CACHE_DIR'])
+    configured = settings.CACHE_DIR.get()
+    if configured is not None:
+        return configured
     if os.geteuid() == 0:
         return Path('/var/cache/sio-ray')
     return Path.home() / '.cache' / 'sio-ray'
@@ -57,7 +60,7 @@ def launcher_binary() -> Path:
 def _compile(target: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix='.launcher-')
     os.close(fd)
-    cc = os.environ.get('CC', 'gcc')
+    cc = settings.CC.get()
     try:
         done = subprocess.run([cc, '-O2', '-static', '-Wall', '-o', tmp, str(SOURCE)],
                               capture_output=True, text=True, timeout=120)
