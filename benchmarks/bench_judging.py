@@ -1,11 +1,16 @@
-"""A submission compiled and judged on 100 tests: through Ray vs a sio-batch loop.
+"""A submission compiled and judged on 100 tests: through Ray vs sio-batch processes.
 
-    RAY_AUTH_MODE=disabled .venv/bin/python benchmarks/bench_judging.py [--tests 100]
+    RAY_AUTH_MODE=disabled .venv/bin/python benchmarks/bench_judging.py [--tests 100] [--quick]
 
 Both paths use the same central filetracker server (on loopback), the
 ``compile`` job and ``exec`` jobs with the default comparator in the isolated
 executor; the Ray path runs them as a batch through :mod:`sio_ray`, the other
-as one ``sio-batch`` process per job.
+as one ``sio-batch`` process per job, as many at a time as Ray has CPUs (the
+same parallelism).  Each path has a node cache directory of its own, and
+every run judges files uploaded for it alone, so both start cold and neither
+warms the other's cache; Ray's node cache server is up before the clock
+runs.  After an untimed warm-up of both, the paths take turns (A B, B A, ...)
+and the medians are compared; every verdict must be right.
 """
 
 from __future__ import annotations
@@ -13,11 +18,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import ray
 
 import sio_ray
 from sio.workers.ftclient import FiletrackerClient
@@ -27,51 +37,81 @@ SOURCE = ('#include <stdio.h>\nint main(void) { long a, b; scanf("%ld %ld", &a, 
           ' printf("%ld\\n", a + b); return 0; }\n')
 
 
-def sio_batch(environ: dict) -> dict:
+def sio_batch(environ: dict, env: dict) -> dict:
     exe = Path(sys.executable).with_name('sio-batch')
-    out = subprocess.run([str(exe)], env={**os.environ, 'environ': json.dumps(environ)},
+    out = subprocess.run([str(exe)], env={**env, 'environ': json.dumps(environ)},
                          capture_output=True, text=True, check=False).stdout
     return json.loads(out.split('--- BEGIN ENVIRON ---')[1].split('--- END ENVIRON ---')[0])
 
 
+class Problem:
+    """A submission and its tests, uploaded under a prefix of their own."""
+
+    def __init__(self, client: FiletrackerClient, tmp: Path, url: str, tests: int):
+        prefix = f'/bench/{uuid.uuid4().hex[:12]}'
+        (tmp / 'a.c').write_text(SOURCE)
+        self.url = url
+        self.compile_job = {
+            'job_type': 'compile', 'compiler': 'system-gcc', 'filetracker_url': url,
+            'source_file': client.put_file(f'{prefix}/a.c', tmp / 'a.c', to_local_store=False),
+            'out_file': f'{prefix}/a.e'}
+        self.tests = []
+        for i in range(tests):
+            (tmp / 'in').write_text(f'{i} {i}\n')
+            (tmp / 'out').write_text(f'{2 * i}\n')
+            self.tests.append((client.put_file(f'{prefix}/{i}.in', tmp / 'in', to_local_store=False),
+                               client.put_file(f'{prefix}/{i}.out', tmp / 'out', to_local_store=False)))
+
+    def exec_jobs(self, compiled: dict) -> list[dict]:
+        assert compiled.get('result_code') == 'OK', compiled
+        return [{'job_type': 'exec', 'exe_file': compiled['out_file'],
+                 'exec_info': compiled['exec_info'], 'in_file': i, 'hint_file': h,
+                 'check_output': True, 'exec_time_limit': 1000,
+                 'filetracker_url': self.url} for i, h in self.tests]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument('--tests', type=int, default=100)
+    parser.add_argument('--tests', type=int, default=None, help='tests (default 100)')
+    parser.add_argument('--rounds', type=int, default=2, help='timed rounds of each path')
+    parser.add_argument('--quick', action='store_true', help='20 tests')
     args = parser.parse_args()
+    n = args.tests or (20 if args.quick else 100)
     with tempfile.TemporaryDirectory() as tmp, CentralServer.start(Path(tmp, 'ft')) as server:
         tmp = Path(tmp)
         client = FiletrackerClient(server.url, tmp / 'cache')
-        (tmp / 'a.c').write_text(SOURCE)
-        source = client.put_file('/bench/a.c', tmp / 'a.c', to_local_store=False)
-        tests = []
-        for i in range(args.tests):
-            (tmp / 'in').write_text(f'{i} {i}\n')
-            (tmp / 'out').write_text(f'{2 * i}\n')
-            tests.append((client.put_file(f'/bench/{i}.in', tmp / 'in', to_local_store=False),
-                          client.put_file(f'/bench/{i}.out', tmp / 'out', to_local_store=False)))
-        compile_job = {'job_type': 'compile', 'source_file': source, 'compiler': 'system-gcc',
-                       'out_file': '/bench/a.e', 'filetracker_url': server.url}
-
-        def exec_jobs(compiled):
-            return [{'job_type': 'exec', 'exe_file': compiled['out_file'],
-                     'exec_info': compiled['exec_info'], 'in_file': i, 'hint_file': h,
-                     'check_output': True, 'exec_time_limit': 1000,
-                     'filetracker_url': server.url} for i, h in tests]
-
+        # A node cache of its own for each path (Ray's workers read it at ray.init).
+        os.environ['SIO_FT_CACHE_DIR'] = str(tmp / 'ray-node')
+        batch_env = {**os.environ, 'SIO_FT_CACHE_DIR': str(tmp / 'batch-node')}
         sio_ray.connect()
-        sio_ray.run({'job_type': 'ping', 'ping': 0})  # Ray's workers up before the clock runs
-        timings = {}
-        for name, run_one, run_all in [
-                ('sio_ray', sio_ray.run, sio_ray.run_many),
-                ('sio-batch loop', sio_batch, lambda jobs: [sio_batch(j) for j in jobs])]:
-            start = time.perf_counter()
-            compiled = run_one(dict(compile_job))
-            results = run_all(exec_jobs(compiled))
-            timings[name] = time.perf_counter() - start
-            assert all(r.get('result_code') == 'OK' for r in results), results[:1]
-        print(f"compile + {args.tests} tests: sio_ray {timings['sio_ray']:.2f} s, sio-batch loop "
-              f"{timings['sio-batch loop']:.2f} s, ratio "
-              f"{timings['sio_ray'] / timings['sio-batch loop']:.2f}")
+        slots = int(ray.cluster_resources()['CPU'])
+        pool = ThreadPoolExecutor(slots)
+
+        def through_ray(problem: Problem) -> list[dict]:
+            return sio_ray.run_many(problem.exec_jobs(sio_ray.run(dict(problem.compile_job))))
+
+        def through_sio_batch(problem: Problem) -> list[dict]:
+            compiled = sio_batch(dict(problem.compile_job), batch_env)
+            return list(pool.map(lambda job: sio_batch(job, batch_env), problem.exec_jobs(compiled)))
+
+        paths = {'sio_ray': through_ray, 'sio-batch': through_sio_batch}
+        for path in paths.values():  # untimed: workers, compilers, Ray's node cache server
+            path(Problem(client, tmp, server.url, 4))
+        times = {name: [] for name in paths}
+        for i in range(args.rounds):
+            for name in (list(paths) if i % 2 == 0 else list(paths)[::-1]):
+                problem = Problem(client, tmp, server.url, n)  # cold for this run alone
+                start = time.perf_counter()
+                results = paths[name](problem)
+                times[name].append(time.perf_counter() - start)
+                codes = [r.get('result_code') for r in results]
+                assert codes == ['OK'] * n, f'{name}, round {i}: {codes}'
+        pool.shutdown()
+    ray_s, batch_s = statistics.median(times['sio_ray']), statistics.median(times['sio-batch'])
+    print(f'compile + {n} tests, {slots} at a time, {args.rounds} rounds each (medians): '
+          f'sio_ray {ray_s:.2f} s, sio-batch processes {batch_s:.2f} s, ratio {ray_s / batch_s:.2f}'
+          f'  (runs: sio_ray {", ".join(f"{t:.2f}" for t in times["sio_ray"])}; '
+          f'sio-batch {", ".join(f"{t:.2f}" for t in times["sio-batch"])})')
 
 
 if __name__ == '__main__':
