@@ -29,6 +29,7 @@ files are kept on a tmpfs charged to it) and its wall-clock limit.
 from __future__ import annotations
 
 import re
+import signal
 from pathlib import Path
 
 from sio.executors.files import fetch_program
@@ -82,8 +83,12 @@ def run(environ: dict) -> dict:
         result = executor(['./ingen'], cwd=box, stdout=stdout_file, forward_stderr=True,
                           ignore_errors=True, time_limit=limits.time_limit,
                           mem_limit=limits.mem_limit, real_time_limit=limits.real_time_limit,
-                          output_limit=None, keep_files=True)
+                          output_limit=None, keep_files=True,
+                          file_size_limit=file_size_limit + 1)
     stdout = read_box_file(job_dir, 'ingen.stdout', limits.output_limit).data
+    if result.exit_signal == signal.SIGXFSZ:
+        raise ValueError(f'the generator wrote a file larger than ingen_file_size_limit '
+                         f'({file_size_limit} bytes)')
     # As upstream (a shell's status): a generator killed by signal N returns 128 + N.
     return_code = result.return_code if result.exit_signal is None else 128 + result.exit_signal
     environ.update(return_code=return_code, real_time_used=result.real_time_used,

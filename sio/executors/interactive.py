@@ -32,7 +32,9 @@ Which verdict wins, in order:
 2. A verdict from the interactor (line 1 not empty) overrides the solution's
    ``TLE``, ``MLE``, ``OLE`` and ``RE``: a solution stopped after it answered
    is judged by its answers, as upstream (OIOIOI relies on it), and one that
-   hangs while the interactor already said ``WRONG`` is WA.
+   hangs while the interactor already said ``WRONG`` is WA.  A solution that
+   ended by itself measured over its time or memory limit (the address-space
+   peak is known only at its end) keeps its ``TLE``/``MLE``.
 3. Without a verdict: an interactor that failed otherwise than by a time limit
    or ``SIGPIPE`` fails the job (``SE``); a solution that was stopped keeps its
    result; an interactor killed by ``SIGPIPE`` means the solution exited
@@ -168,6 +170,14 @@ def _aggregate(results: list[ExecutionResult]) -> ExecutionResult:
     return first
 
 
+def _over_limit_on_its_own(result: ExecutionResult) -> bool:
+    """A solution measured over its time or memory limit that ended by itself
+    (not stopped after it may have answered): no verdict of the interactor
+    excuses that."""
+    return result.result_code in ('TLE', 'MLE') and result.exit_signal is None \
+        and not result.real_time_killed
+
+
 def _killed_by_sigpipe(result: ExecutionResult) -> bool:
     return result.exit_signal == signal.SIGPIPE
 
@@ -267,7 +277,7 @@ def judge(environ: dict, sol: ExecutionResult, inter: ExecutionResult, output: b
         environ.update(result_code=SE, result_string=inter.result_string,
                        result_percentage=[0, 1])
         raise InteractorError(f'interactor failed: {inter.result_code} ({inter.result_string})')
-    if sol.result_code not in OVERRIDABLE:
+    if sol.result_code not in OVERRIDABLE or _over_limit_on_its_own(sol):
         environ.update(result_code=sol.result_code, result_string=sol.result_string,
                        result_percentage=[0, 1])
         return

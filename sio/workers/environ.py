@@ -47,7 +47,8 @@ def _scalar_problem(value: Any) -> str | None:
     if isinstance(value, int):
         if _INT_MIN <= value <= _INT_MAX:
             return None
-        return f'int {value} is out of the 64-bit range'
+        shown = value if value.bit_length() <= 256 else f'of {value.bit_length()} bits'
+        return f'int {shown} is out of the 64-bit range'
     if isinstance(value, float):
         return None if math.isfinite(value) else f'float {value} is not JSON-compatible'
     return f'{type(value).__name__} is not JSON-compatible'

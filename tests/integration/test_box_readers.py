@@ -220,11 +220,16 @@ def test_ingen_tricks_in_a_box_with_its_own_disk_leak_nothing(ft_server, files, 
         assert 'cannot be collected' in r['exception']
 
 
-def test_ingen_files_over_the_size_limit_fail_the_job(ft_server, files):
-    r = _ingen(ft_server, files, 'ok', sandboxed=True, ingen_file_size_limit=1)
+@pytest.mark.parametrize('limit', [1, 0])
+def test_ingen_files_over_the_size_limit_fail_the_job(ft_server, files, limit):
+    # A file of limit + 1 bytes is written and refused when collected; a larger
+    # one stops the generator (its file size limit): either way a clear FAILURE.
+    r = _ingen(ft_server, files, 'ok', sandboxed=True, ingen_file_size_limit=limit)
     assert r['result'] == 'FAILURE'
-    assert r['exception'] == ("the generator wrote 't1.in', which matches re_string but cannot "
-                              'be collected: it is larger than 1 bytes')
+    assert r['exception'] in (
+        "the generator wrote 't1.in', which matches re_string but cannot be collected: it is "
+        f'larger than {limit} bytes',
+        f'the generator wrote a file larger than ingen_file_size_limit ({limit} bytes)')
 
 
 # -- compile -----------------------------------------------------------------------------
@@ -263,3 +268,13 @@ def test_an_archive_unpacking_beyond_its_cap_fails_the_compile_job(ft_server, fi
     assert r['result'] == 'FAILURE'
     assert r['exception'] == ("environ['additional_archive']: unpacks to more than "
                               f'{4 << 20} bytes')
+
+
+def test_generated_files_may_be_larger_than_the_executors_output_limit(ft_server, files):
+    # 60 MiB under the default ingen_file_size_limit (1 GiB): the executors'
+    # 50 MiB output limit must not become the generator's file size limit.
+    r = run({'filetracker_url': ft_server.url, 'job_type': 'ingen',
+             'exe_file': files('ingen_big_file'), 're_string': r'.*\.upload',
+             'collected_files_path': f'{files.prefix}/big', 'use_sandboxes': True})
+    assert r['result'] == 'SUCCESS', r.get('exception')
+    assert r['return_code'] == 0 and list(r['collected_files']) == ['t1.upload'], r

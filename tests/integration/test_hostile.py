@@ -384,3 +384,10 @@ def test_what_an_ordinary_box_writes_vanishes_with_it(programs):
     r = run_confined(programs['box_files'], ['ok'], limits={'mem_limit': 65536})
     assert r['result_code'] == 'OK', r
     assert r['box_listing'] == ['prog'] if cgroups.backend() else 'sl' not in r['box_listing']
+
+
+def test_disk_reserved_behind_the_workers_files_is_refused(programs):
+    # fallocate(FALLOC_FL_KEEP_SIZE) on stdout would reserve disk on the host
+    # past the output limit, with no file size to show it.
+    r = run_confined(programs['fallocate_stdout'], ['300'], limits={'output_limit': 1 << 20})
+    assert 'refused' in r['output'] and r['output_size'] < 1 << 20, r

@@ -103,6 +103,17 @@ def test_time_limit_after_a_correct_answer_is_judged_by_the_interactor(ft_server
     assert r['time_used'] >= 300 * 0.9  # it did run out of time
 
 
+def test_a_solution_over_its_memory_limit_that_ended_by_itself_stays_mle(ft_server, files,
+                                                                          tmp_path):
+    # Its address-space peak (70 MiB under 64) is known only when it ends; it
+    # was never stopped after answering, so the interactor's OK does not excuse it.
+    r = job(ft_server, job_type='interactive-exec', out_file=f'{files.prefix}/verdict',
+            upload_out=True, **base(files, 'sol_answer_big', in_data='21\n',
+                                    exec_mem_limit=65536))
+    assert verdict_file(files, r, tmp_path).startswith('OK\n')
+    assert r['result_code'] == 'MLE' and r['mem_used'] > 65536, r
+
+
 def test_one_violating_process_of_several_is_rv(ft_server, files):
     # Process 0 gets 22 (runs out of time), process 1 gets 23 (ptrace): the
     # violation wins over the time limit the interactor's OK would hide.

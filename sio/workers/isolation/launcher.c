@@ -258,6 +258,13 @@ static int build_filter(struct sock_filter *f, int allow_exec, int allow_sockets
         EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_execveat, 0, 1));
         EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
     }
+    /* fallocate beyond mode 0 (FALLOC_FL_KEEP_SIZE...) reserves disk that no file
+     * size shows, past RLIMIT_FSIZE, on the files the worker gave it: refused. */
+    EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fallocate, 0, 4));
+    EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])));
+    EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0));
+    EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EOPNOTSUPP));
+    EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
     /* clone3 passes its flags in memory the filter cannot read: ENOSYS makes libc use clone. */
 #ifdef SYS_clone3
     EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1));
@@ -412,6 +419,8 @@ static void child(const struct options *o, int sock, int err_pipe, int go, int r
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     set_limit(RLIMIT_CORE, 0);
+    set_limit(RLIMIT_RTPRIO, 0); /* no real-time scheduling, no raised priority */
+    set_limit(RLIMIT_NICE, 0);
     set_limit(RLIMIT_NOFILE, (rlim_t)o->nofile);
     if (o->as_kib > 0) set_limit(RLIMIT_AS, (rlim_t)o->as_kib * 1024);
     set_limit(RLIMIT_STACK, o->stack_kib > 0 ? (rlim_t)o->stack_kib * 1024 : RLIM_INFINITY);
