@@ -70,6 +70,9 @@ Driver settings (read by ``sio_ray`` in the process that submits jobs):
 ``SIO_RAY_JOB_WALL_LIMIT``
   the wall-clock bound in seconds of a job whose limits give none (default
   3600).
+``XDG_STATE_HOME``
+  where ``sio-ray gateway`` keeps its state, under ``sio-ray/gateway``
+  (default ``~/.local/state``; ``--state-dir`` overrides it).
 
 Inputs rather than settings: ``sio-batch`` reads the job from ``environ``
 and appends ``prefilters`` and ``postfilters`` (space-separated names) to the
@@ -201,13 +204,14 @@ RAY_JOB_WALL_MARGIN = Setting('SIO_RAY_JOB_WALL_MARGIN', 300.0,
 RAY_JOB_WALL_LIMIT = Setting('SIO_RAY_JOB_WALL_LIMIT', 3600.0,
                              'the wall-clock bound of a job whose limits give none',
                              _positive_seconds)
+STATE_HOME = Setting('XDG_STATE_HOME', None, "the base of the gateway's state directory", Path)
 
 #: Every setting, by variable name.
 SETTINGS: dict[str, Setting] = {s.name: s for s in (
     BOX_UID, BOX_GID, BOX_TMPFS, BOX_INODES, NO_CGROUPS, CGROUP_ROOT, CGROUP_FAVORDYNMODS,
     CACHE_DIR, CC, SANDBOXES_BASEDIR, SANDBOXES_CHECK_INTERVAL, SANDBOXES_URL,
     COMPILER_HOST_FALLBACK, FILETRACKER_URL, FILETRACKER_DIR, FT_CACHE_DIR, FT_CACHE_SIZE,
-    FT_TIMEOUT, RAY_ADDRESS, RAY_WINDOW, RAY_JOB_WALL_MARGIN, RAY_JOB_WALL_LIMIT)}
+    FT_TIMEOUT, RAY_ADDRESS, RAY_WINDOW, RAY_JOB_WALL_MARGIN, RAY_JOB_WALL_LIMIT, STATE_HOME)}
 #: Variables read as inputs (``sio-batch``), by the scripts or by Ray itself:
 #: documented above, not settings of the project.
 INPUTS = frozenset({'environ', 'prefilters', 'postfilters', 'SIO_VENV', 'RAY_AUTH_MODE'})

@@ -11,6 +11,7 @@ import pytest
 
 from sio.executors.checker import CheckerError, parse_percentage
 from sio.workers.isolation import probe
+from sio.workers.requirements import requirements
 from tests.integration.conftest import job
 from sio.workers.runner import run
 
@@ -249,3 +250,17 @@ def test_sandboxed_ingen_cannot_see_host_files(ft_server, files):
     r = job(ft_server, job_type='ingen', exe_file=files('ingen_nosy'), re_string='.*',
             collected_files_path=f'{files.prefix}/nosy')
     assert r['return_code'] == 139 and 'collected_files' not in r
+
+
+def test_the_reservation_covers_a_checker_that_runs_after_the_program(ft_server, files):
+    """The checker (100 MiB here) runs once the program has ended: the job
+    reserves the larger of their memory limits, and the checker is held to its own."""
+    environ = dict(job_type='exec', exe_file=files('add_print'), in_file=files('in', '1 2\n'),
+                   hint_file=files('hint', '3\n'), check_output=True, chk_file=files('chk_100mib'),
+                   exec_mem_limit=32768, checker_mem_limit=131072)
+    r = job(ft_server, **environ)
+    assert (r['result_code'], r['result_string']) == ('OK', 'checked with 100 MiB')
+    assert requirements(environ).memory_mib == 128  # the larger of 32 and 128 MiB, not the sum
+    # Held to its own limit, the checker cannot take more than was reserved.
+    r = run({'filetracker_url': ft_server.url, **environ, 'checker_mem_limit': 65536})
+    assert r['result'] == 'FAILURE' and 'checker (sio protocol) failed' in r['exception']

@@ -5,6 +5,7 @@ import pytest
 from sio.executors import interactive
 from sio.workers import ft
 from sio.workers.executors import IsolatedExecutor
+from sio.workers.requirements import requirements
 from sio.workers.runner import run
 from sio.workers.util import TemporaryCwd
 from tests.integration.conftest import job
@@ -200,3 +201,16 @@ def test_interactor_memory_limit(ft_server, files):
     r = run({'filetracker_url': ft_server.url, 'job_type': 'interactive-exec',
              'interactor_mem_limit': 32768, **cfg(files, mem_mib=64)})
     assert r['result'] == 'FAILURE' and 'interactor failed: MLE' in r['exception']
+
+
+def test_the_reservation_covers_every_process_and_the_interactor_at_once(ft_server, files):
+    """Three solutions, each holding 40 MiB while the interactor (64 MiB)
+    talks to them one by one: all of them are alive at once, and what the
+    job reserves covers them together (it reserved one solution's limit)."""
+    environ = dict(job_type='interactive-exec', num_processes=3, exec_mem_limit=65536,
+                   **cfg(files, mem_mib=64, solution='sol_double_40mib'))
+    r = job(ft_server, **environ)
+    assert (r['result_code'], r['result_string']) == ('OK', 'knobs 0 0 64')
+    at_once = 3 * r['mem_used'] + 64 * 1024  # KiB: the largest solution, thrice, and the interactor
+    assert r['mem_used'] >= 40 * 1024 and at_once > environ['exec_mem_limit']
+    assert at_once <= requirements(environ).memory_mib * 1024

@@ -2,6 +2,7 @@
 
 import pytest
 
+from sio.workers.requirements import requirements
 from tests.integration.conftest import job
 
 
@@ -45,3 +46,15 @@ def test_busy_loop_is_tle(ft_server, files, jar):
     r = job(ft_server, job_type='exec', exe_file=jar('BusyLoop'), in_file=files('in', ''),
             exec_time_limit=500, exec_mem_limit=65536, **java('BusyLoop'))
     assert r['result_code'] == 'TLE'
+
+
+def test_the_reservation_covers_what_a_java_solution_really_takes(ft_server, files, jar):
+    """A JVM takes more than the memory limit (its heap): what the job reserves
+    on a node must cover the whole box, not the limit alone (it reserved the
+    limit, so a node could be over-committed and the JVM killed by its neighbours)."""
+    environ = dict(job_type='exec', exe_file=jar('Heap30MiB'), in_file=files('in', ''),
+                   exec_time_limit=10000, exec_mem_limit=36864, **java('Heap30MiB'))
+    r = job(ft_server, **environ)
+    assert r['result_code'] == 'OK' and r['memory_mode'] == 'resident'
+    assert r['mem_used'] > environ['exec_mem_limit']  # the heap and the JVM around it
+    assert r['mem_used'] <= requirements(environ).memory_mib * 1024
