@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import atexit
-import os
 import threading
 
 import ray
 
+from sio.workers import settings
 from sio_ray import tags
 
 NAMESPACE = 'sio'
@@ -26,7 +26,7 @@ def connect(address: str | None = None, **init_kwargs) -> None:
             return
         from sio_ray import dispatcher  # a new Ray needs a new dispatcher
         dispatcher.reset()
-        address = address or os.environ.get('RAY_ADDRESS') or None
+        address = address or settings.RAY_ADDRESS.get()
         kwargs = {'namespace': NAMESPACE, 'log_to_driver': False, **init_kwargs}
         if address is None:
             # 'local' always starts a Ray of our own (never joins one found on the machine).

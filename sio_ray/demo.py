@@ -20,6 +20,7 @@ from sio.workers.demo import (EXPECTED, SUBMISSIONS, sample_compile_job, sample_
                               upload_sample_tests)
 from sio.workers.ftclient import FiletrackerClient
 from sio.workers.ftserver import CentralServer
+from sio.workers.results import OK
 
 
 def main(address: str | None = None) -> int:
@@ -39,7 +40,7 @@ def main(address: str | None = None) -> int:
             compiled = dict(zip(compiles, sio_ray.run_many(compiles.values())))
             jobs, keys = [], []
             for label, result in compiled.items():
-                if result.get('result_code') != 'OK':
+                if result.get('result_code') != OK:
                     continue
                 for name, (in_file, hint_file) in tests.items():
                     keys.append((label, name))

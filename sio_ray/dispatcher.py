@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import ray
 
 from sio.workers.wallbound import WallBound
+from sio.workers import settings
 from sio_ray import bounds, metrics, tags
 from sio_ray.placement import has_labels, missing_capability
 from sio_ray.queue import PriorityQueue
@@ -85,7 +86,7 @@ class Job:
 
 def _window_size() -> int:
     cpus = int(ray.cluster_resources().get('CPU', 1))
-    return int(os.environ.get('SIO_RAY_WINDOW') or max(8, 2 * cpus))
+    return settings.RAY_WINDOW.get() or max(8, 2 * cpus)
 
 
 class Dispatcher:
@@ -136,11 +137,6 @@ class Dispatcher:
                 job.stopping, job.stop_sent = CANCELLED, time.monotonic()
         for ref, _ in stopping:
             ray.cancel(ref, force=False)
-
-    @property
-    def queued(self) -> int:
-        with self._lock:
-            return len(self._queue)
 
     # -- the loop -----------------------------------------------------------
 

@@ -28,6 +28,7 @@ import re
 import uuid
 
 from sio.workers.requirements import requirements
+from sio.workers.results import FAILURE
 from sio_ray.driver import run_many
 
 __all__ = ['run_group', 'MAX_TASK_RAM_MIB']
@@ -97,7 +98,7 @@ def run_group(group: dict | str, max_task_ram_mib: float | None = MAX_TASK_RAM_M
         raise ValueError(message) from None
     succeeded, failures, tracebacks = {}, [], []
     for name, result in zip(names, results):
-        if result.get('result') == 'FAILURE':
+        if result.get('result') == FAILURE:
             jobs[name]['error'] = {'message': str(result.get('exception', '')),
                                    'traceback': str(result.get('traceback', ''))}
             failures.append(f'{name}: {result.get("exception", "")}')
