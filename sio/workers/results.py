@@ -4,19 +4,19 @@ A job that ran reports ``result: SUCCESS`` and, when it judged a program, a
 ``result_code`` (upstream's codes, kept as they are because OIOIOI reads
 them):
 
-======  ===================================================================
-code    meaning
-======  ===================================================================
-``OK``  the program ran within its limits (and its output was accepted)
-``WA``  its output was rejected (checker, comparator, interactor)
-``TLE`` time limit (CPU or wall-clock) exceeded
-``MLE`` memory limit exceeded
-``OLE`` output limit exceeded
-``RV``  a rule of the box was broken (a forbidden system call)
-``RE``  it exited with a non-zero code or was killed by a signal
-``SE``  the box or its supervisor failed (a system error, not a verdict)
-``CE``  compilation failed
-======  ===================================================================
+=======  ===================================================================
+code     meaning
+=======  ===================================================================
+``OK``   the program ran within its limits (and its output was accepted)
+``WA``   its output was rejected (checker, comparator, interactor)
+``TLE``  time limit (CPU or wall-clock) exceeded
+``MLE``  memory limit exceeded
+``OLE``  output limit exceeded
+``RV``   a rule of the box was broken (a forbidden system call)
+``RE``   it exited with a non-zero code or was killed by a signal
+``SE``   the box or its supervisor failed (a system error, not a verdict)
+``CE``   compilation failed
+=======  ===================================================================
 
 A job that could not be performed — bad input, a checker that failed, a lost
 node, a cancellation, a bound passed — reports ``result: FAILURE`` with
