@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sio.workers.executors import BOX_DEFAULT_LIMITS, default_real_time_limit
+from sio.workers.executors import BOX_DEFAULT_LIMITS, REAL_TIME_FACTOR, default_real_time_limit
 from sio.workers.requirements import Requirements, number, requirements
 
 __all__ = ['KEY', 'DEFAULT_MARGIN_S', 'DEFAULT_BOUND_S', 'WallBound', 'run_wall',
@@ -87,8 +87,9 @@ def run_wall(environ: dict, prefix: str, name: str, *, isolated: bool,
         return real_factor * tl, f'{name} {seconds_text(real_factor * tl / 1000)} s ' \
                                  f'({real_factor}×{source})'
     ms = default_real_time_limit(tl, isolated)
-    extra = ' + 1 s' if ms > 2 * tl else ''
-    return ms, f'{name} {seconds_text(ms / 1000)} s (2×{source}{extra})'
+    extra = ms - REAL_TIME_FACTOR * tl
+    extra_text = f' + {seconds_text(extra / 1000)} s' if extra else ''
+    return ms, f'{name} {seconds_text(ms / 1000)} s ({REAL_TIME_FACTOR}×{source}{extra_text})'
 
 
 def own_wall_ms(environ: dict, req: Requirements | None = None) -> tuple[float, list[str]] | None:
