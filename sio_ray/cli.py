@@ -8,6 +8,8 @@
 * ``sio-ray demo`` — the main job on Ray: a local Ray and filetracker, three
   sample submissions compiled and judged, a verdict table.
 * ``sio-ray node-args`` — this node's tags, probed, as ``ray start`` arguments.
+* ``sio-ray gateway`` — sioworkersd's XML-RPC surface for OIOIOI, on Ray
+  (:mod:`sio_ray.gateway`; options: ``sio-ray gateway --help``).
 
 ``--address`` (or ``$RAY_ADDRESS``) names an existing cluster; without it a
 local Ray is started.
@@ -129,6 +131,11 @@ def cmd_demo(args) -> int:
     return demo_main(args.address)
 
 
+def cmd_gateway(args) -> int:
+    from sio_ray.gateway.cli import run
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='sio-ray', description=__doc__.split('\n\n')[0])
     parser.add_argument('--address', help='Ray cluster address (default: $RAY_ADDRESS or a '
@@ -147,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser('demo', help='judge sample submissions on Ray').set_defaults(func=cmd_demo)
     sub.add_parser('node-args', help="this node's tags as `ray start` arguments (probed)"
                    ).set_defaults(func=cmd_node_args)
+    from sio_ray.gateway.cli import add_arguments as gateway_arguments
+    gateway = sub.add_parser('gateway', help="serve sioworkersd's XML-RPC surface for OIOIOI")
+    gateway_arguments(gateway)
+    gateway.set_defaults(func=cmd_gateway)
     args = parser.parse_args(argv)
     return args.func(args)
 
