@@ -118,6 +118,17 @@ def node_state(tmp_path, monkeypatch):
     ft._local.__dict__.clear()
 
 
+def start_together(procs: list) -> None:
+    """Release processes that each print ``ready`` and then wait for a line on
+    their standard input: all at once, once every one of them is ready."""
+    for proc in procs:
+        line = proc.stdout.readline()
+        assert line.strip() == 'ready', line
+    for proc in procs:
+        proc.stdin.write('go\n')
+        proc.stdin.flush()
+
+
 def processes_with(marker: str) -> list[int]:
     """Pids of the processes on this machine whose command line holds ``marker``."""
     found = []
@@ -204,8 +215,10 @@ def transfers(server, path: str) -> int:
     return sum(1 for m in pattern.finditer(settled_log(server)) if int(m.group(1)) > 0)
 
 
-def run_sio_batch(args=(), environ=None, env=None, stdin=None, timeout=60):
-    """Run the installed sio-batch; return the CompletedProcess."""
+def run_sio_batch(args=(), environ=None, env=None, stdin=None, timeout=None):
+    """Run the installed sio-batch; return the CompletedProcess.  No clock of
+    its own: the suite's per-test timeout (``timeout`` in pyproject.toml,
+    pytest-timeout) stops a hung one, and the child with it."""
     full_env = dict(os.environ)
     if environ is not None:
         full_env['environ'] = environ if isinstance(environ, str) else json.dumps(environ)

@@ -11,11 +11,11 @@ import pytest
 
 import sio.workers
 from sio.workers import ft
-from sio.workers.ftclient import FiletrackerClient, FiletrackerError, is_missing
+from sio.workers.ftclient import READ_TIMEOUT, FiletrackerClient, FiletrackerError, is_missing
 from sio.workers.ftserver import free_port
 from sio.workers.runner import run
 from sio.workers.util import TemporaryCwd
-from tests.conftest import put, transfers, unique
+from tests.conftest import put, start_together, transfers, unique
 
 
 @pytest.fixture
@@ -148,7 +148,8 @@ def test_server_down_is_a_clear_error_within_seconds(tmp_path):
     started = time.monotonic()
     with pytest.raises(FiletrackerError, match='Error making HTTP request'):
         dead.get_file('/x@1', tmp_path / 'x')
-    assert time.monotonic() - started < 5
+    # Refused at once: not even one connect timeout waited (let alone retries).
+    assert time.monotonic() - started < dead.timeout[0]
 
 
 def test_hung_server_times_out_instead_of_hanging(tmp_path, monkeypatch):
@@ -158,10 +159,12 @@ def test_hung_server_times_out_instead_of_hanging(tmp_path, monkeypatch):
     try:
         monkeypatch.setenv('SIO_FT_TIMEOUT', '1')
         hung = FiletrackerClient(f'http://127.0.0.1:{listener.getsockname()[1]}', tmp_path / 'c')
+        assert hung.timeout[1] == 1.0
         started = time.monotonic()
         with pytest.raises(FiletrackerError, match='no answer within'):
             hung.get_file('/x@1', tmp_path / 'x')
-        assert time.monotonic() - started < 5
+        # It waited for the read timeout it was given, far less than the default one.
+        assert hung.timeout[1] <= time.monotonic() - started < READ_TIMEOUT
     finally:
         listener.close()
 
@@ -183,20 +186,21 @@ def test_eight_processes_fetching_one_file_make_one_transfer(ft_server, client, 
     src.write_bytes(os.urandom(512 * 1024))
     name = client.put_file(unique(request, 'shared.in'), src, to_local_store=False)
     script = (
-        'import sys, time\n'
+        'import sys\n'
         'from sio.workers import ft\n'
         'from sio.workers.util import TemporaryCwd\n'
         'ft.init_instance(sys.argv[1])\n'
-        'while time.time() < float(sys.argv[3]): time.sleep(0.001)\n'
+        'print("ready", flush=True)\n'
+        'sys.stdin.readline()\n'
         'with TemporaryCwd():\n'
         '    p = ft.download({"in_file": sys.argv[2]}, "in_file", "in", add_to_cache=True)\n'
-        '    print(open(p, "rb").read() == open(sys.argv[4], "rb").read())\n'
+        '    print(open(p, "rb").read() == open(sys.argv[3], "rb").read())\n'
     )
-    start_at = str(time.time() + 3)
-    procs = [subprocess.Popen([sys.executable, '-c', script, ft_server.url, name, start_at,
-                               str(src)], stdout=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([sys.executable, '-c', script, ft_server.url, name, str(src)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
              for _ in range(8)]
-    outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    start_together(procs)
+    outputs = [p.communicate()[0].strip() for p in procs]
     assert outputs == ['True'] * 8
     assert transfers(ft_server, name.split('@')[0]) == 1
 
@@ -208,9 +212,8 @@ def test_trim_cache_evicts_least_recently_used(ft_server, client, request, tmp_p
         src = tmp_path / f's{i}'
         src.write_bytes(bytes([i]) * 1000)
         names.append(client.put_file(unique(request, f'f{i}'), src, to_local_store=False))
-    for i, name in enumerate(names):
+    for i, name in enumerate(names):  # each use stamps the entry's access time
         node.get_file(name, tmp_path / f'd{i}')
-        time.sleep(0.02)
     node.get_file(names[0], tmp_path / 'again')  # f0 is now the most recently used
     assert node.trim_cache(2000) == 1000
     cached = {p.name for p in (tmp_path / 'node' / 'files').rglob('f*')}

@@ -7,6 +7,7 @@ import http.client
 import http.server
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -23,7 +24,7 @@ from sio.workers import ft, stats
 from sio.workers.ftcache import AlreadyRunning, NodeCacheServer
 from sio.workers.ftclient import NODE_CACHE_FILE, FiletrackerClient
 from sio.workers.ftserver import CentralServer, free_port
-from tests.conftest import put, requests_for, transfers, unique
+from tests.conftest import put, requests_for, start_together, transfers, unique
 
 
 @pytest.fixture
@@ -110,26 +111,28 @@ def test_jobs_read_hits_from_the_node_store_and_misses_through_the_server(
     data = os.urandom(300 * 1024)
     name = put(origin, request, tmp_path, 'shared.in', data)
     script = (
-        'import json, sys, time\n'
+        'import json, sys\n'
         'from sio.workers import ft, stats\n'
         'from sio.workers.util import TemporaryCwd\n'
         'client = ft.init_instance(sys.argv[1])\n'
         'via = client.node_cache_url()\n'
-        'while time.time() < float(sys.argv[3]): time.sleep(0.001)\n'
+        'print("ready", flush=True)\n'
+        'sys.stdin.readline()\n'
         'same = []\n'
         'with TemporaryCwd():\n'
         '    for i in range(2):\n'
         '        p = ft.download({"in_file": sys.argv[2]}, "in_file", f"in{i}", add_to_cache=True)\n'
-        '        same.append(open(p, "rb").read() == open(sys.argv[4], "rb").read())\n'
+        '        same.append(open(p, "rb").read() == open(sys.argv[3], "rb").read())\n'
         'print(json.dumps([via, same, stats.totals()]))\n'
     )
     (tmp_path / 'expected').write_bytes(data)
     before = stats.totals()
-    start_at = str(time.time() + 3)
-    procs = [subprocess.Popen([sys.executable, '-c', script, ft_server.url, name, start_at,
-                               str(tmp_path / 'expected')], stdout=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([sys.executable, '-c', script, ft_server.url, name,
+                               str(tmp_path / 'expected')],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
              for _ in range(8)]
-    results = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    start_together(procs)
+    results = [json.loads(p.communicate()[0]) for p in procs]
     assert all(via == node.url and same == [True, True] for via, same, _ in results)
     direct_hits = sum(counters.get('ft_cache_hits', 0) for _, _, counters in results)
     assert all(counters.get('ft_cache_misses', 0) == 0 for _, _, counters in results)
@@ -329,15 +332,13 @@ def test_the_cache_stays_within_its_bound(ft_server, origin, request, tmp_path):
     before = stats.totals()
     with NodeCacheServer(ft_server.url, max_bytes=250_000, trim_interval=0.5) as node:
         client = stock(node.url)
-        for name in names:
+        for name in names:  # each use stamps the entry's access time
             client.get_file(name, str(tmp_path / 'x'))
-            time.sleep(0.05)
         client.get_file(names[0], str(tmp_path / 'x'))  # f0 is now the most recently used
         files = node.client.cache_dir / 'files'
-        deadline = time.monotonic() + 10
-        while sum(p.stat().st_size for p in files.rglob('f*')) > 250_000:
-            assert time.monotonic() < deadline, 'the cache was not trimmed'
-            time.sleep(0.1)
+        # The trimmer looks every second and trims every trim_interval: give it 30 looks.
+        _wait_for(lambda: sum(p.stat().st_size for p in files.rglob('f*')) <= 250_000,
+                  'the cache trimmed to its bound', timeout=30 * max(1.0, node.trim_interval))
         kept = {p.name for p in files.rglob('f*')}
     assert 'f0' in kept and 'f4' in kept and len(kept) == 2
     # (more if the trimmer ran between two reads and f0 had to come back)
@@ -364,14 +365,22 @@ def test_one_live_server_per_cache_on_loopback(ft_server):
     assert ft.node_cache_url(ft_server.url) is None
 
 
+def _kill_and_wait(pid: int, signum: int) -> None:
+    """Send ``signum`` to process ``pid`` (not necessarily a child) and wait for its end."""
+    fd = os.pidfd_open(pid)
+    try:
+        os.kill(pid, signum)
+        # Generous: a server stops its threads within seconds (5 s per thread at most).
+        assert select.select([fd], [], [], 120)[0], f'process {pid} did not end'
+    finally:
+        os.close(fd)
+
+
 def _stop(url: str, cache_dir: Path) -> None:
     pid = json.loads((cache_dir / NODE_CACHE_FILE).read_text())['pid']
     assert requests.get(url + '/stats').json()['pid'] == pid
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while (cache_dir / NODE_CACHE_FILE).exists():
-        assert time.monotonic() < deadline, 'the node cache server did not stop'
-        time.sleep(0.05)
+    _kill_and_wait(pid, signal.SIGTERM)
+    assert not (cache_dir / NODE_CACHE_FILE).exists()  # unregistered on its way out
 
 
 def test_launch_filetracker_server_starts_one_in_the_background(ft_server, origin, request,
@@ -404,11 +413,9 @@ def test_jobs_fetch_directly_when_the_node_server_is_gone(ft_server, origin, req
     cache_dir = ft.cache_dir_for(ft_server.url)
     url = ft.launch_filetracker_server(ft_server.url)
     pid = json.loads((cache_dir / NODE_CACHE_FILE).read_text())['pid']
-    os.kill(pid, signal.SIGKILL)  # the registry stays behind, naming a dead process
-    deadline = time.monotonic() + 10
-    while ft.node_cache_url(ft_server.url) == url:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    _kill_and_wait(pid, signal.SIGKILL)  # the registry stays behind, naming a dead process
+    assert (cache_dir / NODE_CACHE_FILE).exists()
+    assert ft.node_cache_url(ft_server.url) is None
     name = put(origin, request, tmp_path, 'a', b'direct')
     job = FiletrackerClient(ft_server.url, cache_dir)
     assert job.get_file(name, tmp_path / 'a') == name

@@ -13,7 +13,7 @@ import pytest
 from sio.workers import ft
 from sio.workers.ftclient import FiletrackerClient
 from sio.workers.sandbox import Sandbox, SandboxError, get_sandbox, publish_sandbox
-from tests.conftest import settled_log
+from tests.conftest import settled_log, start_together
 
 BIN = Path(sys.executable).parent
 
@@ -25,6 +25,14 @@ def make_tool(tmp_path, name, version_text):
     tool.write_text(f'#!/bin/sh\necho {version_text}\n')
     tool.chmod(0o755)
     return d
+
+
+def after_version(stored: str) -> None:
+    """Wait until an upload would get a later version than ``stored`` (versions
+    are this machine's clock in whole seconds)."""
+    version = int(stored.rsplit('@', 1)[1])
+    while int(time.time()) <= version:
+        time.sleep(max(0.0, version + 1 - time.time()))
 
 
 def sandbox_name(request):
@@ -65,19 +73,21 @@ def test_concurrent_first_use_by_several_processes_installs_once(ft_server, tmp_
     name = sandbox_name(request)
     publish_sandbox(make_tool(tmp_path, name, 'shared'), url=ft_server.url)
     script = (
-        'import subprocess, sys, time\n'
+        'import subprocess, sys\n'
         'from sio.workers import ft\n'
         'from sio.workers.sandbox import get_sandbox\n'
         'ft.init_instance(sys.argv[1])\n'
-        'while time.time() < float(sys.argv[3]): time.sleep(0.001)\n'
+        'print("ready", flush=True)\n'
+        'sys.stdin.readline()\n'
         'with get_sandbox(sys.argv[2]) as sb:\n'
         '    print(subprocess.run([sb.path + "/bin/tool"], capture_output=True, text=True).stdout.strip())\n'
     )
-    start_at = str(time.time() + 3)
-    procs = [subprocess.Popen([sys.executable, '-c', script, ft_server.url, name, start_at],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([sys.executable, '-c', script, ft_server.url, name],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
              for _ in range(6)]
-    results = [p.communicate(timeout=60) for p in procs]
+    start_together(procs)
+    results = [p.communicate() for p in procs]
     assert [out.strip() for out, _ in results] == ['shared'] * 6, results
     pattern = f'"GET /files/sandboxes/{name}.tar.gz HTTP/1.1" 200 '
     downloads = [line for line in settled_log(ft_server).splitlines()
@@ -113,7 +123,7 @@ def test_a_newer_published_version_is_installed_after_the_check_interval(
     ft.init_instance(ft_server.url)
     with get_sandbox(name) as sb:
         assert (Path(sb.path) / 'bin' / 'tool').read_text().endswith('echo old\n')
-    time.sleep(1.1)  # filetracker versions are whole seconds
+    after_version(first)
     second = publish_sandbox(make_tool(tmp_path, name, 'new'), url=ft_server.url)
     assert second != first
     # Within the check interval the installed copy is kept without asking the server.
@@ -133,25 +143,45 @@ def test_a_newer_published_version_is_installed_after_the_check_interval(
 
 def test_update_waits_until_no_process_uses_the_sandbox(ft_server, tmp_path, request, monkeypatch):
     name = sandbox_name(request)
-    publish_sandbox(make_tool(tmp_path, name, 'old'), url=ft_server.url)
+    first = publish_sandbox(make_tool(tmp_path, name, 'old'), url=ft_server.url)
     ft.init_instance(ft_server.url)
+    leaving = tmp_path / 'leaving'
+    # Another process uses the sandbox until told to leave; it leaves a mark just before.
     holder = subprocess.Popen(
         [sys.executable, '-c',
-         'import sys, time\nfrom sio.workers import ft\nfrom sio.workers.sandbox import get_sandbox\n'
+         'import sys\nfrom pathlib import Path\nfrom sio.workers import ft\n'
+         'from sio.workers.sandbox import get_sandbox\n'
          'ft.init_instance(sys.argv[1])\n'
-         'with get_sandbox(sys.argv[2]):\n    print("in", flush=True); time.sleep(2)\n'
-         'print(time.time(), flush=True)\n',
-         ft_server.url, name], stdout=subprocess.PIPE, text=True)
+         'with get_sandbox(sys.argv[2]):\n'
+         '    print("in", flush=True)\n'
+         '    sys.stdin.readline()\n'
+         '    Path(sys.argv[3]).touch()\n',
+         ft_server.url, name, str(leaving)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == 'in'
-    time.sleep(1.1)
+    after_version(first)
     publish_sandbox(make_tool(tmp_path, name, 'new'), url=ft_server.url)
     monkeypatch.setenv('SIO_SANDBOXES_CHECK_INTERVAL', '0')
-    with get_sandbox(name) as sb:
-        entered_at = time.time()
-        assert (Path(sb.path) / 'bin' / 'tool').read_text().endswith('echo new\n')
-    left_at = float(holder.stdout.readline())
-    holder.wait()
-    assert entered_at >= left_at  # the update happened only after the user left
+    seen = {}
+
+    def update():
+        ft.init_instance(ft_server.url)  # (a filetracker client is chosen per thread)
+        with get_sandbox(name) as sb:
+            seen['holder had left'] = leaving.exists()
+            seen['tool'] = (Path(sb.path) / 'bin' / 'tool').read_text()
+
+    updater = threading.Thread(target=update, daemon=True)
+    try:
+        updater.start()
+        updater.join(2)  # (an update that did not wait would be done by now)
+        assert updater.is_alive() and not seen, seen
+        holder.stdin.write('leave\n')
+        holder.stdin.close()
+        assert holder.wait() == 0
+    finally:
+        holder.kill()
+    updater.join()
+    # The update happened only after the user left.
+    assert seen == {'holder had left': True, 'tool': '#!/bin/sh\necho new\n'}
 
 
 def test_kept_when_the_source_is_unreachable(ft_server, tmp_path, request, monkeypatch):

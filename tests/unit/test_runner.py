@@ -1,5 +1,6 @@
 import os
 import threading
+import time
 
 import pytest
 
@@ -138,16 +139,29 @@ def test_the_directory_is_removed_after_a_failure_too(monkeypatch):
     assert not {d for d in after - before if d.startswith('sioworkers_')}
 
 
-def test_concurrent_runs_in_threads_do_not_see_each_others_files():
+def test_runs_from_several_threads_take_turns_each_in_its_own_directory(tmp_path):
     results = {}
 
-    def job(tag):
-        results[tag] = run({'job_type': 'test-cwd', 'tag': tag, 'sleep': 0.2})
+    def job(tag, **meet):
+        results[tag] = run({'job_type': 'test-cwd', 'tag': tag, 'arrive': str(tmp_path / tag),
+                            **meet})
 
-    threads = [threading.Thread(target=job, args=(t,)) for t in ('one', 'two', 'three')]
-    for t in threads:
+    # The first run stays in (its file written) until released...
+    first = threading.Thread(target=job, args=('one',),
+                             kwargs={'wait_for': [str(tmp_path / 'release')]})
+    first.start()
+    deadline = time.monotonic() + 60
+    while not (tmp_path / 'one').exists():
+        assert time.monotonic() < deadline and first.is_alive(), results
+        time.sleep(0.01)
+    # ...and the others wait their turn: the working directory is the process's.
+    others = [threading.Thread(target=job, args=(t,)) for t in ('two', 'three')]
+    for t in others:
         t.start()
-    for t in threads:
+    others[0].join(1)  # (one that did not wait would have arrived by now)
+    assert not (tmp_path / 'two').exists() and not (tmp_path / 'three').exists()
+    (tmp_path / 'release').touch()
+    for t in [first, *others]:
         t.join()
     for tag, result in results.items():
         assert result['result'] == 'SUCCESS'

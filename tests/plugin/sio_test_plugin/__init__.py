@@ -42,10 +42,13 @@ def bytes_job(environ):
 
 
 def cwd_job(environ):
-    """Records its working directory, writes a file there, optionally sleeps."""
+    """Records its working directory, writes a file there and reads it back;
+    in between, with ``arrive`` and ``wait_for``, meets other jobs as
+    ``test-wait`` does (so that they all run at once)."""
     with open('marker', 'w') as f:
         f.write(environ.get('tag', ''))
-    time.sleep(environ.get('sleep', 0))
+    if environ.get('arrive') or environ.get('wait_for'):
+        _meet(environ)
     with open('marker') as f:
         environ['marker_read_back'] = f.read()
     environ['cwd'] = os.getcwd()
@@ -87,6 +90,12 @@ def wait_job(environ):
     ``wait_for`` exists (at most ``wait_timeout`` s, default 120, then fails);
     records when it ran (``started``, ``ended``)."""
     environ['started'] = time.time()
+    _meet(environ)
+    environ['ended'] = time.time()
+    return environ
+
+
+def _meet(environ):
     if environ.get('arrive'):
         open(environ['arrive'], 'a').close()
     deadline = time.monotonic() + environ.get('wait_timeout', 120)
@@ -94,8 +103,6 @@ def wait_job(environ):
         if time.monotonic() > deadline:
             raise TimeoutError(f"waited in vain for {environ.get('wait_for')}")
         time.sleep(0.02)
-    environ['ended'] = time.time()
-    return environ
 
 
 def stamp_start_filter(environ):
