@@ -28,25 +28,31 @@ BIN = Path(sys.executable).parent
 #: started ahead of a test's own settings (Ray workers of a module's
 #: cluster inherit the environment of ``ray.init``) write under the
 #: session's temporary directories too.
-SESSION_ENV = ('SIO_FT_CACHE_DIR', 'SIO_SANDBOXES_BASEDIR', 'FILETRACKER_DIR', 'RAY_TMPDIR')
+SESSION_ENV = ('SIO_FT_CACHE_DIR', 'SIO_SANDBOXES_BASEDIR', 'FILETRACKER_DIR', 'RAY_TMPDIR',
+               'TMPDIR')
 
 
 @pytest.fixture(scope='session', autouse=True)
 def hermetic_session(tmp_path_factory):
     """The session's node state in its own temporary directories: filetracker
-    caches, sandboxes and the local store under a session directory, Ray's
-    session directories under ``$RAY_TMPDIR`` (a short path of its own, Ray's
-    socket paths are length-limited), removed at the end.  The isolation
-    launcher's binary cache (``$SIO_CACHE_DIR``, ``/var/cache/sio-ray`` for
-    root) is deliberately shared: binaries keyed by their source's hash."""
+    caches, sandboxes and the local store under a session directory; the
+    temporary files of every process the tests start (``$TMPDIR``: job
+    directories of killed workers, a stopped server's leftovers, Ray's
+    dashboard) and Ray's session directories (``$RAY_TMPDIR``) in a
+    directory of their own (a short path: Ray's socket paths are
+    length-limited), removed at the end.  The isolation launcher's binary
+    cache (``$SIO_CACHE_DIR``, ``/var/cache/sio-ray`` for root) is
+    deliberately shared: binaries keyed by their source's hash."""
+    from sio.workers.util import rmtree
     base = tmp_path_factory.mktemp('session-node')
     classes = {cls: dict(vars(cls)) for cls in _guarded_classes()}
-    ray_tmp = tempfile.mkdtemp(prefix='sio-ray-tests-')
+    children_tmp = tempfile.mkdtemp(prefix='sio-tests-')
+    os.chmod(children_tmp, 0o1777)  # as /tmp: boxes run as another user
     saved = {name: os.environ.get(name) for name in SESSION_ENV}
     os.environ.update({'SIO_FT_CACHE_DIR': str(base / 'node-ft-cache'),
                        'SIO_SANDBOXES_BASEDIR': str(base / 'node-sandboxes'),
                        'FILETRACKER_DIR': str(base / 'local-ft-store'),
-                       'RAY_TMPDIR': ray_tmp})
+                       'RAY_TMPDIR': children_tmp, 'TMPDIR': children_tmp})
     try:
         yield base
     finally:
@@ -55,7 +61,7 @@ def hermetic_session(tmp_path_factory):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+        rmtree(children_tmp)
     # A Ray this process started (local or a test cluster's head) names its
     # session directory after this pid: none may be in the default place.
     leftovers = glob.glob(f'/tmp/ray/session_*_{os.getpid()}')

@@ -75,6 +75,10 @@ class CentralServer:
         env = dict(os.environ)
         env['PATH'] = os.path.dirname(exe) + os.pathsep + env.get('PATH', '')  # it runs gunicorn
         env.pop('FILETRACKER_DIR', None)
+        # Its temporary files (gunicorn's configuration, spooled uploads) stay in
+        # its directory: a stop that kills the group would leave them behind.
+        (directory / 'tmp').mkdir(exist_ok=True)
+        env['TMPDIR'] = str(directory / 'tmp')
         log = open(directory / 'server.out', 'ab')
         process = subprocess.Popen(
             [exe, '-l', '127.0.0.1', '-p', str(port), '-d', str(directory / 'store'), '-D',

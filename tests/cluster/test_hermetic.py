@@ -14,7 +14,7 @@ import ray
 def _where_a_worker_writes(url: str) -> dict:
     from sio.workers import ft, sandbox
     return {'ft_cache': str(ft.cache_dir_for(url)), 'local_store': str(ft.cache_dir_for(None)),
-            'sandboxes': str(sandbox._basedir()),
+            'sandboxes': str(sandbox._basedir()), 'temporary files': tempfile.gettempdir(),
             'ray_session': ray._private.worker.global_worker.node.get_session_dir_path()}
 
 
@@ -25,3 +25,5 @@ def test_ray_workers_keep_node_state_in_the_sessions_temporary_directories(local
         path = os.path.realpath(where[what])
         assert path.startswith(tmp + os.sep), (what, path)  # not in $HOME nor /var/cache
     assert where['ray_session'].startswith(os.environ['RAY_TMPDIR'] + os.sep), where
+    # Job directories of a worker killed mid-job stay in the session's, removed at its end.
+    assert where['temporary files'] == os.environ['TMPDIR'], where

@@ -258,13 +258,14 @@ def test_unknown_compiler_names_the_known_ones(ft_server, src, files):
     assert "unknown compiler 'turbo-c'" in r['exception'] and 'system-gcc' in r['exception']
 
 
-def test_toolchain_from_a_published_sandbox(tmp_path, programs, monkeypatch):
+def test_toolchain_from_a_published_sandbox(tmp_path, programs, monkeypatch, request):
     # A toolchain sandbox is unpacked root-like into the box: here a stand-in
     # "gcc" (a static program) proves that it, not the host's gcc, was run.
     fake = tmp_path / 'compiler-gcc.12_2_0' / 'usr' / 'bin'
     fake.mkdir(parents=True)
     # The box user must reach the unpacked sandbox (pytest's tmp_path is private).
     reachable = Path(tempfile.mkdtemp(prefix='sio-test-sandboxes-'))
+    request.addfinalizer(lambda: shutil.rmtree(reachable))  # also when the test fails
     reachable.chmod(0o711)
     monkeypatch.setenv('SIO_SANDBOXES_BASEDIR', str(reachable))
     (fake / 'gcc').write_bytes(programs['fake_gcc'].read_bytes())
@@ -280,7 +281,6 @@ def test_toolchain_from_a_published_sandbox(tmp_path, programs, monkeypatch):
     assert r['result_code'] == 'OK', r['compiler_output']
     assert r['compiler_toolchain'].startswith('sandbox compiler-gcc.12_2_0 (version ')
     assert 'fake gcc ran' in r['compiler_output']
-    shutil.rmtree(reachable)
 
 
 # -- a real toolchain sandbox, packed from the host's gcc ---------------------
@@ -307,21 +307,24 @@ def gcc_sandbox(tmp_path_factory):
     (root / 'usr/include/sio_toolchain_marker.h').chmod(0o600)
     basedir = Path(tempfile.mkdtemp(prefix='sio-test-sandboxes-'))
     basedir.chmod(0o711)  # pytest's directories are private; the box user must get in
-    with CentralServer.start(tmp / 'ft') as server:
-        done = subprocess.run([str(Path(sys.executable).with_name('sio-publish-sandbox')),
-                               str(root), '--url', server.url], capture_output=True, text=True,
-                              timeout=300)
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.startswith(f'/sandboxes/{GCC_SANDBOX}.tar.gz@')
-        yield server, marker, basedir
-    shutil.rmtree(basedir)
+    try:
+        with CentralServer.start(tmp / 'ft') as server:
+            done = subprocess.run([str(Path(sys.executable).with_name('sio-publish-sandbox')),
+                                   str(root), '--url', server.url], capture_output=True,
+                                  text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
+            assert done.stdout.startswith(f'/sandboxes/{GCC_SANDBOX}.tar.gz@')
+            yield server, marker, basedir
+    finally:
+        shutil.rmtree(basedir)
 
 
 def _compile_probe(server, compiler, out='/probe-exe', source=SOURCES / 'toolchain_probe.c',
                    args=(f'-DHOST_ONLY="{HOST_ONLY}"',), **extra):
     from sio.workers.ftclient import FiletrackerClient
-    client = FiletrackerClient(server.url, Path(tempfile.mkdtemp()))
-    source = client.put_file(f'/probe-{uuid.uuid4().hex}.c', source, to_local_store=False)
+    with tempfile.TemporaryDirectory() as cache:  # (a client needs one; nothing stays)
+        client = FiletrackerClient(server.url, Path(cache))
+        source = client.put_file(f'/probe-{uuid.uuid4().hex}.c', source, to_local_store=False)
     return run({'filetracker_url': server.url, 'job_type': 'compile', 'source_file': source,
                 'compiler': compiler, 'out_file': out, 'extra_compilation_args': list(args),
                 **extra})

@@ -12,7 +12,7 @@ import pytest
 import sio.workers
 from sio.workers import ft
 from sio.workers.ftclient import READ_TIMEOUT, FiletrackerClient, FiletrackerError, is_missing
-from sio.workers.ftserver import free_port
+from sio.workers.ftserver import CentralServer, free_port
 from sio.workers.runner import run
 from sio.workers.util import TemporaryCwd
 from tests.conftest import put, start_together, transfers, unique
@@ -232,6 +232,13 @@ def test_a_client_set_with_set_instance_is_used(tmp_path):
         ft.upload(env, 'out_file', 'f')
         env['in_file'] = env['out_file']
         assert Path(ft.download(env, 'in_file', 'g')).read_text() == 'dummy'
+
+
+def test_a_central_server_keeps_its_temporary_files_in_its_directory(tmp_path):
+    with CentralServer.start(tmp_path / 'central') as central:
+        # gunicorn's configuration, which a stop killing the group leaves behind
+        own = [p.read_text() for p in (tmp_path / 'central' / 'tmp').iterdir()]
+        assert any(f"'127.0.0.1:{central.port}'" in text for text in own), own
 
 
 def test_empty_files_round_trip(client, request, tmp_path):

@@ -1,4 +1,5 @@
 import os
+import tempfile
 import threading
 import time
 
@@ -132,10 +133,10 @@ def test_the_job_runs_in_a_fresh_directory_that_is_removed_and_cwd_restored():
 
 
 def test_the_directory_is_removed_after_a_failure_too(monkeypatch):
-    before = set(os.listdir(os.environ.get('TMPDIR', '/tmp')))
+    before = set(os.listdir(tempfile.gettempdir()))  # where this process's jobs go
     result = run({'job_type': 'test-raise'})
     assert result['result'] == 'FAILURE'
-    after = set(os.listdir(os.environ.get('TMPDIR', '/tmp')))
+    after = set(os.listdir(tempfile.gettempdir()))
     assert not {d for d in after - before if d.startswith('sioworkers_')}
 
 
