@@ -9,11 +9,34 @@ node that can serve it.
     for result in sio_ray.as_completed(environs):    # as they finish
         ...
     group = sio_ray.run_group(oioioi_group)           # sioworkersd's groups
+
+The names above are imported on first use, so that modules without Ray
+(:mod:`sio_ray.queue`, :mod:`sio_ray.scheduling`) can be imported where Ray
+is not installed.
 """
 
-from sio_ray.driver import as_completed, cancel, run, run_many, submit, submit_many
-from sio_ray.group import run_group
-from sio_ray.connection import connect, shutdown
-from sio_ray.journal import Journal
+from __future__ import annotations
 
-__all__ = ['Journal', 'as_completed', 'cancel', 'connect', 'run', 'run_group', 'run_many', 'shutdown', 'submit', 'submit_many']
+import importlib
+
+_API = {
+    'as_completed': 'sio_ray.driver', 'cancel': 'sio_ray.driver', 'run': 'sio_ray.driver',
+    'run_many': 'sio_ray.driver', 'submit': 'sio_ray.driver', 'submit_many': 'sio_ray.driver',
+    'run_group': 'sio_ray.group', 'connect': 'sio_ray.connection',
+    'shutdown': 'sio_ray.connection', 'Journal': 'sio_ray.journal', 'Session': 'sio_ray.session',
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str):
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

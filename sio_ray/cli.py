@@ -79,7 +79,8 @@ def cmd_status(args) -> int:
     import ray
 
     import sio_ray
-    from sio_ray import dispatcher, nodecache, tags
+    from sio_ray import nodecache, registry, tags
+    from sio_ray.connection import dashboard_url
     sio_ray.connect(args.address)
     from ray._private.state import available_resources_per_node
     available = available_resources_per_node()
@@ -101,7 +102,7 @@ def cmd_status(args) -> int:
               f"{load:<10} {memory:<9} {'running' if exclusive else '-'}")
     used = ray.cluster_resources().get('CPU', 0) - ray.available_resources().get('CPU', 0)
     print(f'cluster: {used:g} of {ray.cluster_resources().get("CPU", 0):g} CPUs busy')
-    queues = dispatcher.published_queues()
+    queues = registry.published_queues()
     for q in queues:
         waiting = ', '.join(f'{n} at priority {p}' for p, n in q['queued'].items()) or 'none'
         print(f"driver {q['driver']} (pid {q['pid']} on {q['host']}): {q['in_flight']} in Ray "
@@ -112,12 +113,6 @@ def cmd_status(args) -> int:
         print(nodecache.summary(described))
     print(f'dashboard: {dashboard_url()}')
     return 0
-
-
-def dashboard_url() -> str:
-    from ray._private import worker
-    url = worker.get_dashboard_url()
-    return f'http://{url}' if url else '(no dashboard)'
 
 
 def cmd_node_args(args) -> int:

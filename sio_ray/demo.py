@@ -31,7 +31,7 @@ def main(address: str | None = None) -> int:
             # A local Ray's nodes keep the demo's node cache with the demo's files.
             os.environ.setdefault('SIO_FT_CACHE_DIR', str(tmp / 'node-caches'))
             sio_ray.connect(address)
-            from sio_ray.cli import dashboard_url
+            from sio_ray.connection import dashboard_url
             print(f'Ray dashboard: {dashboard_url()}')
             client = FiletrackerClient(server.url, tmp / 'cache')
             tests = upload_sample_tests(client, tmp)

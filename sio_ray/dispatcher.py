@@ -1,18 +1,17 @@
 """Feeding Ray from the driver-side queue: a bounded window, exclusive nodes.
 
-One dispatcher thread per driver process takes jobs from the
-:class:`~sio_ray.queue.PriorityQueue` and keeps at most ``window`` of them in
-Ray, so a high-priority job waits behind at most one window of others.
+A :class:`Dispatcher` (one per :class:`~sio_ray.session.Session`) takes jobs
+from the :class:`~sio_ray.queue.PriorityQueue` in a thread of its own and
+keeps at most ``window`` of them in Ray, so a high-priority job waits behind
+at most one window of others.  What goes to Ray next, and where, is decided by
+:func:`sio_ray.scheduling.plan` (a pure function) on a snapshot of the
+cluster; exclusive jobs (``cpu-exec``) drain a node there.  Ray is only ever
+called outside the queue's lock, so :meth:`Dispatcher.submit` never waits for
+Ray.
 
 Every second or so the dispatcher publishes its queue (jobs by contest
-priority, jobs in flight) in Ray's key-value store, where ``sio-ray status``
-run from any shell reads it (:func:`published_queues`).
-
-Exclusive jobs (``cpu-exec``) would starve behind a stream of small jobs (Ray
-keeps no order between them).  When one comes up, the dispatcher *drains* a
-node: it pins the exclusive job there (with the whole ``node_slot``) and keeps
-every other job off that node (``ray.io/node-id: !in(...)``) until the
-exclusive job has finished.
+priority, jobs in flight; :mod:`sio_ray.registry`), where ``sio-ray status``
+run from any shell reads it.
 
 Every job in flight is held to its wall-clock bound (:mod:`sio_ray.bounds`):
 past it, the job is interrupted, then its worker killed if it does not stop,
@@ -24,7 +23,6 @@ e.g. in a :class:`~sio_ray.journal.Journal`).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -35,23 +33,20 @@ from dataclasses import dataclass, field
 
 import ray
 
-from sio.workers.wallbound import WallBound
 from sio.workers import settings
-from sio_ray import bounds, metrics, tags
-from sio_ray.placement import has_labels, missing_capability
+from sio_ray import bounds, metrics, registry, scheduling
+from sio_ray.prepared import PreparedJob
 from sio_ray.queue import PriorityQueue
 from sio_ray.results import failure
 from sio_ray.task import run_job
 
 logger = logging.getLogger(__name__)
 
-NODE_ID_LABEL = 'ray.io/node-id'
+NODE_ID_LABEL = scheduling.NODE_ID_LABEL
 CANCELLED = 'the job was cancelled'
 SHUT_DOWN = 'Ray was shut down before the job finished'
-_KV_NAMESPACE = 'sio'
-_KV_PREFIX = 'sio-queue:'
-#: Published queues older than this are from drivers that are gone.
-PUBLISHED_TTL = 10.0
+#: Seconds a snapshot of the cluster's nodes is used before it is taken again.
+SNAPSHOT_AGE = 1.0
 
 
 class JobFuture(Future):
@@ -62,12 +57,11 @@ class JobFuture(Future):
     ran = False
 
 
-@dataclass
+@dataclass(eq=False)
 class Job:
-    environ: dict
-    options: dict
-    exclusive: bool
-    bound: WallBound | None = None
+    """A prepared job and what the dispatcher knows of its run."""
+
+    prepared: PreparedJob
     future: JobFuture = field(default_factory=JobFuture)
     node: str | None = None  # the drained node of an exclusive job
     queued_at: float = field(default_factory=time.monotonic)
@@ -77,6 +71,26 @@ class Job:
     stop_sent: float = 0.0
     forced: bool = False
 
+    @property
+    def environ(self) -> dict:
+        return self.prepared.environ
+
+    @property
+    def options(self) -> dict:
+        return self.prepared.options
+
+    @property
+    def exclusive(self) -> bool:
+        return self.prepared.exclusive
+
+    @property
+    def job_type(self) -> str:
+        return self.prepared.job_type
+
+    @property
+    def bound(self):
+        return self.prepared.bound
+
     def resolve(self, result: dict, ran: bool) -> None:
         """Deliver the job's one result (later ones are ignored)."""
         if not self.future.done():
@@ -84,23 +98,29 @@ class Job:
             self.future.set_result(result)
 
 
-def _window_size() -> int:
+def window_size() -> int:
+    """``$SIO_RAY_WINDOW``, or twice the cluster's CPUs (at least 8)."""
     cpus = int(ray.cluster_resources().get('CPU', 1))
     return settings.RAY_WINDOW.get() or max(8, 2 * cpus)
 
 
 class Dispatcher:
-    """Owns the queue and the in-flight window of this driver."""
+    """Owns the queue and the in-flight window of one session."""
 
     def __init__(self, window: int | None = None):
-        self.window = window or _window_size()
+        self.window = window or window_size()
+        self.driver = ray.get_runtime_context().get_job_id()
         self._queue = PriorityQueue()
         self._lock = threading.Condition()
+        self._arrived: list[Job] = []  # queued since the last plan: checked once
+        self._handing: list[Job] = []  # taken from the queue, not yet in Ray
         self._inflight: dict[ray.ObjectRef, Job] = {}
         # Tasks of submit() (outside the queue): only held to their bounds.
         self._watched: dict[ray.ObjectRef, Job] = {}
+        self._reserved: set[str] = set()  # nodes drained for exclusive jobs
+        self._nodes: list[scheduling.Node] = []
+        self._nodes_at = -SNAPSHOT_AGE
         self._policed_at = 0.0
-        self._draining: set[str] = set()
         self._stopped = False
         self._published_at = 0.0
         self._published_empty = True
@@ -108,20 +128,39 @@ class Dispatcher:
                                         daemon=True)
         self._thread.start()
 
-    def submit(self, environ: dict, options: dict, exclusive: bool,
-               bound: WallBound | None = None) -> JobFuture:
-        job = Job(environ, options, exclusive, bound)
-        with self._lock:
-            self._queue.push(environ, job)
-            self._lock.notify_all()
-        return job.future
+    # -- for the driver's threads ---------------------------------------------
 
-    def watch(self, ref: ray.ObjectRef, environ: dict, bound: WallBound) -> None:
-        """Hold a task started outside the queue to its bound (past it, the task
-        is cancelled: its reference raises ``TaskCancelledError``)."""
+    def submit(self, prepared: PreparedJob) -> JobFuture:
+        """Queue one job; its future resolves to its result environ."""
+        return self.submit_all([prepared])[0]
+
+    def submit_all(self, prepared: list[PreparedJob]) -> list[JobFuture]:
+        jobs = [Job(p) for p in prepared]
         with self._lock:
-            self._watched[ref] = Job(environ, {}, False, bound)
+            if self._stopped:
+                for job in jobs:
+                    job.resolve(failure(job.environ, SHUT_DOWN), ran=False)
+            else:
+                for job in jobs:
+                    self._queue.push(job.environ, job)
+                self._arrived += jobs
+                self._lock.notify_all()
+        return [job.future for job in jobs]
+
+    def start_now(self, prepared: PreparedJob, overrides: dict) -> ray.ObjectRef:
+        """Hand one job to Ray at once, outside the queue, and hold it to its
+        bound (past it, the task is cancelled: its reference raises
+        ``TaskCancelledError``).  A job no node can run resolves to FAILURE."""
+        nodes = self._snapshot(fresh=True)
+        options = scheduling.fitted({**prepared.options, **overrides}, nodes)
+        reason = scheduling.missing(options, nodes)
+        if reason is not None:
+            return ray.put(failure(prepared.environ, _refused(prepared, reason)))
+        ref = run_job.options(**options).remote(prepared.environ)
+        with self._lock:
+            self._watched[ref] = Job(prepared)
             self._lock.notify_all()
+        return ref
 
     def cancel(self, futures) -> None:
         """Cancel jobs: queued ones never start; running ones are interrupted
@@ -131,6 +170,9 @@ class Dispatcher:
         with self._lock:
             for job in self._queue.remove_if(lambda job: job.future in targets):
                 job.resolve(failure(job.environ, CANCELLED), ran=False)
+            for job in self._handing:  # cancelled as soon as Ray has them
+                if job.future in targets and job.stopping is None:
+                    job.stopping, job.stop_sent = CANCELLED, time.monotonic()
             stopping = [(ref, job) for ref, job in self._inflight.items()
                         if job.future in targets and job.stopping is None]
             for _, job in stopping:
@@ -138,7 +180,9 @@ class Dispatcher:
         for ref, _ in stopping:
             ray.cancel(ref, force=False)
 
-    # -- the loop -----------------------------------------------------------
+    @property
+    def stopped(self) -> bool:
+        return self._stopped or not self._thread.is_alive()
 
     def stop(self) -> None:
         """End the dispatcher thread before Ray goes away; jobs still queued or
@@ -150,45 +194,102 @@ class Dispatcher:
             self._thread.join(10)
         self._abandon(SHUT_DOWN)
 
+    # -- the loop -----------------------------------------------------------
+
+    def _busy(self) -> bool:
+        return bool(self._queue or self._inflight or self._watched or self._arrived)
+
     def _loop(self) -> None:
-        while not self._stopped:
+        while True:
             with self._lock:
-                while not (self._queue or self._inflight or self._watched or self._stopped):
-                    self._publish()
-                    self._lock.wait(PUBLISHED_TTL / 2)
+                if not self._busy() and not self._stopped:
+                    self._lock.wait(registry.PUBLISHED_TTL / 2)
                 if self._stopped:
                     break
-                if not ray.is_initialized():
-                    # ray.shutdown() without sio_ray.shutdown(): calling Ray now would
-                    # end the process, so give up on the jobs instead.
-                    self._stopped = True
-                    break
-                self._fill()
+            if not ray.is_initialized():
+                # ray.shutdown() without sio_ray.shutdown(): calling Ray now would
+                # end the process, so give up on the jobs instead.
+                self._stopped = True
+                break
+            try:
+                self._dispatch()
                 self._publish()
-                refs = list(self._inflight)
-            try:
                 self._police()
-            except Exception:  # Ray going away; the loop notices
-                logger.debug('checking bounds failed', exc_info=True)
-            if not refs:
-                with self._lock:
-                    self._lock.wait(0.05)  # an exclusive job waits for a node to drain
-                continue
-            try:
-                done, _ = ray.wait(refs, num_returns=1, timeout=0.05)
+                self._collect()
             except BaseException:  # Ray went away under us (ray.shutdown raises SystemExit)
                 if self._stopped or not ray.is_initialized():
                     break
-                logger.exception('ray.wait failed; trying again')
+                logger.exception('the dispatcher failed; trying again')
                 time.sleep(0.5)
-                continue
-            for ref in done:
-                with self._lock:
-                    job = self._inflight.pop(ref)
-                    if job.node:
-                        self._draining.discard(job.node)
-                self._finish(ref, job)
         self._abandon(SHUT_DOWN)
+
+    def _snapshot(self, fresh: bool = False) -> list[scheduling.Node]:
+        """The cluster's nodes (taken again when older than :data:`SNAPSHOT_AGE`)."""
+        now = time.monotonic()
+        if fresh or now - self._nodes_at > SNAPSHOT_AGE:
+            self._nodes = [scheduling.Node.from_ray(n) for n in ray.nodes()]
+            self._nodes_at = now
+        return self._nodes
+
+    def _dispatch(self) -> None:
+        """Plan under the lock; hand the planned jobs to Ray outside it."""
+        with self._lock:
+            pending = bool(self._arrived) or \
+                (bool(self._queue) and len(self._inflight) < self.window)
+        if not pending:
+            return
+        nodes = self._snapshot(fresh=bool(self._arrived))
+        with self._lock:
+            arrived, self._arrived = self._arrived, []
+            plan = scheduling.plan(self._queue, nodes, self._reserved,
+                                   self.window - len(self._inflight), arrived)
+            self._handing = [d.job for d in plan.dispatch]
+            queued = len(self._queue)
+        for refusal in plan.refused:
+            refusal.job.resolve(failure(refusal.job.environ,
+                                        _refused(refusal.job.prepared, refusal.reason)), ran=False)
+        sent = []
+        for decision in plan.dispatch:
+            job = decision.job
+            job.node = decision.node
+            try:
+                ref = run_job.options(**decision.options).remote(job.environ)
+            except Exception as exc:  # options Ray refuses: the job's result, not a hang
+                logger.exception('Ray refused job %s', decision.options.get('name'))
+                self._release(job)
+                job.resolve(failure(job.environ, f'Ray refused the task: {exc}'), ran=False)
+                continue
+            sent.append((ref, job))
+            metrics.job_dispatched(job.environ, time.monotonic() - job.queued_at, queued)
+        cancel = []
+        with self._lock:
+            for ref, job in sent:
+                self._inflight[ref] = job
+                if job.stopping is not None:
+                    cancel.append(ref)
+            self._handing = []
+        for ref in cancel:
+            ray.cancel(ref, force=False)
+
+    def _release(self, job: Job) -> None:
+        if job.node:
+            with self._lock:
+                self._reserved.discard(job.node)
+
+    def _collect(self) -> None:
+        """Wait a little for a job in Ray to end; deliver what ended."""
+        with self._lock:
+            refs = list(self._inflight)
+            if not refs:
+                if self._queue:
+                    self._lock.wait(0.05)  # an exclusive job waits for a node to drain
+                return
+        done, _ = ray.wait(refs, num_returns=1, timeout=0.05)
+        for ref in done:
+            with self._lock:
+                job = self._inflight.pop(ref)
+            self._release(job)
+            self._finish(ref, job)
 
     def _finish(self, ref: ray.ObjectRef, job: Job) -> None:
         """Deliver the result of a job whose task ended."""
@@ -223,10 +324,10 @@ class Dispatcher:
         self._policed_at = now
         with self._lock:
             jobs = list(self._inflight.items()) + list(self._watched.items())
+            watched = list(self._watched)
         if not jobs:
             return
-        if self._watched:
-            watched = list(self._watched)
+        if watched:
             ended, _ = ray.wait(watched, num_returns=len(watched), timeout=0, fetch_local=False)
             with self._lock:
                 for ref in ended:
@@ -264,104 +365,29 @@ class Dispatcher:
             jobs = list(self._inflight.values()) + self._queue.remove_if(lambda job: True)
             self._inflight.clear()
             self._watched.clear()
+            self._arrived = []
         for job in jobs:
             job.resolve(failure(job.environ, why), ran=False)
 
-    def _fill(self) -> None:
-        nodes = None
-        while self._queue and len(self._inflight) < self.window:
-            job = self._queue.peek()
-            if job.exclusive and not self._drain_for(job):
-                return  # every capable node is drained already: wait, keep the order
-            if not job.exclusive and self._draining:
-                # A task's selector is fixed when Ray gets it: one kept off the
-                # drained nodes must have another node that can run it, or it
-                # would wait in Ray for good.  Otherwise it waits here.
-                nodes = nodes if nodes is not None else ray.nodes()
-                others = [n for n in nodes if n.get('NodeID') not in self._draining]
-                if missing_capability(job.options, others) is not None:
-                    return
-            self._queue.pop()
-            options = dict(job.options)
-            selector = dict(options.get('label_selector') or {})
-            if job.exclusive:
-                selector[NODE_ID_LABEL] = job.node
-            elif self._draining:
-                selector[NODE_ID_LABEL] = f"!in({','.join(sorted(self._draining))})"
-            if selector:
-                options['label_selector'] = selector
-            self._inflight[run_job.options(**options).remote(job.environ)] = job
-            metrics.job_dispatched(job.environ, time.monotonic() - job.queued_at, len(self._queue))
-
     def _publish(self) -> None:
-        """Put this driver's queue in Ray's key-value store (at most once a
-        second, and when it empties); the caller holds the lock."""
-        empty = not self._queue and not self._inflight
+        """Publish this driver's queue (at most once a second, and when it empties)."""
         now = time.time()
-        if not ray.is_initialized():
-            return
-        if empty and self._published_empty and now - self._published_at < PUBLISHED_TTL / 2:
-            return
-        if not empty and not self._published_empty and now - self._published_at < 1.0:
-            return
-        summary = {'queued': {str(k): v for k, v in self._queue.by_priority().items()},
-                   'in_flight': len(self._inflight), 'window': self.window,
-                   'pid': os.getpid(), 'host': socket.gethostname(), 'updated': now}
+        with self._lock:
+            empty = not self._queue and not self._inflight
+            if empty and self._published_empty and \
+                    now - self._published_at < registry.PUBLISHED_TTL / 2:
+                return
+            if not empty and not self._published_empty and now - self._published_at < 1.0:
+                return
+            summary = {'queued': {str(k): v for k, v in self._queue.by_priority().items()},
+                       'in_flight': len(self._inflight), 'window': self.window,
+                       'pid': os.getpid(), 'host': socket.gethostname(), 'updated': now}
+            self._published_at, self._published_empty = now, empty
         try:
-            from ray.experimental.internal_kv import _internal_kv_put
-            _internal_kv_put(_KV_PREFIX + ray.get_runtime_context().get_job_id(),
-                             json.dumps(summary), namespace=_KV_NAMESPACE)
+            registry.publish_queue(self.driver, summary)
         except Exception:  # only for people looking; jobs never wait on it
-            pass
-        self._published_at, self._published_empty = now, empty
-
-    def _drain_for(self, job: Job) -> bool:
-        """Choose a node for an exclusive job and keep others off it."""
-        wanted = (job.options.get('label_selector') or {})
-        for node in ray.nodes():
-            if not node.get('Alive') or node['NodeID'] in self._draining:
-                continue
-            if (node.get('Resources') or {}).get(tags.NODE_SLOT, 0) < 1:
-                continue
-            if has_labels(node, wanted):
-                job.node = node['NodeID']
-                self._draining.add(job.node)
-                return True
-        return False
+            logger.debug('queue not published', exc_info=True)
 
 
-_dispatcher: Dispatcher | None = None
-_dispatcher_lock = threading.Lock()
-
-
-def dispatcher() -> Dispatcher:
-    """This driver's dispatcher (started on first use)."""
-    global _dispatcher
-    with _dispatcher_lock:
-        if _dispatcher is None:
-            _dispatcher = Dispatcher()
-        return _dispatcher
-
-
-def published_queues() -> list[dict]:
-    """The queues that live drivers of the cluster published, freshest first."""
-    from ray.experimental.internal_kv import _internal_kv_get, _internal_kv_list
-    queues = []
-    for key in _internal_kv_list(_KV_PREFIX, namespace=_KV_NAMESPACE):
-        try:
-            summary = json.loads(_internal_kv_get(key, namespace=_KV_NAMESPACE))
-        except (TypeError, ValueError):
-            continue
-        if time.time() - summary.get('updated', 0) <= PUBLISHED_TTL:
-            summary['driver'] = key.decode().removeprefix(_KV_PREFIX)
-            queues.append(summary)
-    return sorted(queues, key=lambda q: -q['updated'])
-
-
-def reset() -> None:
-    """Forget the dispatcher (Ray was shut down or re-initialised)."""
-    global _dispatcher
-    with _dispatcher_lock:
-        if _dispatcher is not None:
-            _dispatcher.stop()
-        _dispatcher = None
+def _refused(prepared: PreparedJob, reason: str) -> str:
+    return f'no node can run this {prepared.job_type!r} job: {reason}'

@@ -2,57 +2,27 @@
 
 Jobs wait in the driver's priority queue (:mod:`sio_ray.queue`) and a small
 window of them runs in Ray (:mod:`sio_ray.dispatcher`).  Every environ is
-validated — JSON-compatible values, sane limits and priorities — before
+prepared (:mod:`sio_ray.prepared`: validated — JSON-compatible values, an
+installed job type, sane limits and priorities — and described once) before
 anything of a call is queued; a bad one raises :class:`ValueError` naming the
-key and nothing is submitted.  A job that no node can ever run (for example
-an isolated job on a cluster without working sandboxes) comes back at once
-as ``result: FAILURE`` naming the missing capability.  A job's own error comes
-back as ``result: FAILURE`` with ``exception`` and ``traceback``, as from
-``sio-batch``.
+environ and the key, and nothing is submitted.  A job that no node can ever
+run (for example an isolated job on a cluster without working sandboxes)
+comes back at once as ``result: FAILURE`` naming the missing capability.  A
+job's own error comes back as ``result: FAILURE`` with ``exception`` and
+``traceback``, as from ``sio-batch``.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import as_completed as futures_completed
 
 import ray
 
-from sio.workers import environ as envmod
-from sio.workers.requirements import requirements
-from sio.workers.wallbound import WallBound
-from sio_ray import bounds, placement, tags
 from sio_ray.connection import connect
-from sio_ray.dispatcher import dispatcher
-from sio_ray.journal import Journal, job_key
-from sio_ray.queue import PriorityQueue
-from sio_ray.results import failure
-from sio_ray.task import run_job
-
-
-def _prepare(environ: dict, index: int | None = None) -> tuple[dict, dict, WallBound]:
-    """Validate one environ; return (a private copy, its Ray options, its wall-clock bound)."""
-    where = '' if index is None else f'environs[{index}]: '
-    try:
-        envmod.validate(environ)
-        PriorityQueue.check(environ)
-        options = placement.task_options(environ, requirements(environ))
-        bound = bounds.bound_for(environ)
-    except (envmod.EnvironError, ValueError, TypeError) as exc:
-        raise ValueError(f'{where}{exc}') from None
-    return copy.deepcopy(environ), options, bound
-
-
-def _check_feasible(environ: dict, options: dict, nodes: list[dict]) -> tuple[dict, dict | None]:
-    """Options fitted to the cluster, and a FAILURE environ if no node can ever run the job."""
-    options = placement.fit_cpus(options, nodes)
-    missing = placement.missing_capability(options, nodes)
-    if missing:
-        return options, failure(environ, f'no node can run this {environ.get("job_type")!r} '
-                                         f'job: {missing}')
-    return options, None
+from sio_ray.journal import Journal
+from sio_ray.prepared import PreparedJob, prepare
 
 
 def submit(environ: dict, **options) -> ray.ObjectRef:
@@ -62,14 +32,8 @@ def submit(environ: dict, **options) -> ray.ObjectRef:
     but, unqueued, may wait behind later jobs: prefer :func:`run_many`.)
     The job is held to its wall-clock bound (:mod:`sio_ray.bounds`); past
     it, the task is stopped and the reference raises ``TaskCancelledError``."""
-    prepared, derived, bound = _prepare(environ)
-    connect()
-    options, failure = _check_feasible(prepared, {**derived, **options}, ray.nodes())
-    if failure is not None:
-        return ray.put(failure)
-    ref = run_job.options(**options).remote(prepared)
-    dispatcher().watch(ref, prepared, bound)
-    return ref
+    job = prepare(environ)
+    return connect().dispatcher.start_now(job, options)
 
 
 def _done(result: dict) -> Future:
@@ -83,11 +47,13 @@ def _recorded(inner: Future, journal: Journal, key: str) -> Future:
     Only the result of a job that ran is recorded: one that was cancelled,
     shut down with its driver or lost runs again when the batch is resumed."""
     outer = Future()
+    outer.inner = inner  # what cancel() stops
 
     def record(done: Future) -> None:
         result = done.result()
+        outer.ran = getattr(done, 'ran', False)
         try:
-            if getattr(done, 'ran', False):
+            if outer.ran:
                 journal.record(key, result)
         except Exception as exc:  # e.g. the journal was closed: say so, never hang
             outer.set_exception(exc)
@@ -98,32 +64,39 @@ def _recorded(inner: Future, journal: Journal, key: str) -> Future:
     return outer
 
 
+def submit_prepared(jobs: list[PreparedJob], journal: Journal | None = None) -> list[Future]:
+    """Queue jobs already prepared (:func:`sio_ray.prepared.prepare`, with
+    their index when journaled); futures in the same order."""
+    session = connect()
+    futures: list[Future | None] = [None] * len(jobs)
+    todo = []
+    for i, job in enumerate(jobs):
+        recorded = journal.result(job.key) if journal is not None else None
+        if recorded is not None:
+            futures[i] = _done(recorded)
+        else:
+            todo.append(i)
+    queued = session.dispatcher.submit_all([jobs[i] for i in todo])
+    for i, future in zip(todo, queued):
+        futures[i] = _recorded(future, journal, jobs[i].key) if journal is not None else future
+    return futures
+
+
 def submit_many(environs: Iterable[dict], journal: Journal | None = None) -> list[Future]:
     """Validate every environ (nothing is queued if one is bad), then queue them
     by priority; each future resolves to a result environ.  With a
     :class:`~sio_ray.journal.Journal`, jobs it holds a result for are not run
     again and new results are recorded in it as they arrive."""
-    prepared = [_prepare(env, i) for i, env in enumerate(environs)]
-    connect()
-    nodes = ray.nodes()
-    queue = dispatcher()
-    futures = []
-    for index, (env, options, bound) in enumerate(prepared):
-        key = job_key(index, env) if journal is not None else None
-        recorded = journal.result(key) if journal is not None else None
-        if recorded is not None:
-            futures.append(_done(recorded))
-            continue
-        options, failure = _check_feasible(env, options, nodes)
-        if failure is not None:
-            future = _done(failure)
-        else:
-            exclusive = options['resources'].get(tags.NODE_SLOT, 0) >= 1
-            future = queue.submit(env, options, exclusive, bound)
-        if journal is not None:
-            future = _recorded(future, journal, key)
-        futures.append(future)
-    return futures
+    keyed = journal is not None
+    jobs = [prepare(env, f'environs[{i}]', i if keyed else None)
+            for i, env in enumerate(environs)]
+    return submit_prepared(jobs, journal)
+
+
+def validate(environ: dict) -> None:
+    """Raise :class:`ValueError` naming the key if :func:`submit_many` would
+    refuse ``environ``; queue nothing."""
+    prepare(environ)
 
 
 def run(environ: dict) -> dict:
@@ -145,4 +118,4 @@ def as_completed(environs: Iterable[dict], journal: Journal | None = None) -> It
 def cancel(futures: Iterable[Future]) -> None:
     """Cancel jobs of :func:`submit_many`: queued ones never run, running ones
     are interrupted and their sandboxes killed; each comes back as FAILURE."""
-    dispatcher().cancel(list(futures))
+    connect().dispatcher.cancel([getattr(f, 'inner', f) for f in futures])

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import uuid
 
-from sio.workers.requirements import requirements
 from sio.workers.results import FAILURE
-from sio_ray.driver import run_many
+from sio_ray.driver import submit_prepared
+from sio_ray.prepared import PreparedJob, prepare
 
 __all__ = ['run_group', 'MAX_TASK_RAM_MIB']
 
@@ -54,14 +53,11 @@ def _parse(group: dict | str) -> dict:
     return copy.deepcopy(group)
 
 
-def _admission_error(jobs: dict, limit: float | None) -> dict | None:
+def _admission_error(jobs: list[PreparedJob], limit: float | None) -> dict | None:
     if limit is None:
         return None
-    for name, job in jobs.items():
-        try:
-            needed = requirements(job).memory_mib
-        except ValueError as exc:
-            raise ValueError(f"group['workers_jobs'][{name!r}]: {exc}") from None
+    for job in jobs:
+        needed = job.requirements.memory_mib
         if needed > limit:
             return {'message': f'One of the tasks requires {needed:g} MiB of RAM, '
                                f'exceeding the limit of {limit:g} MiB',
@@ -85,17 +81,13 @@ def run_group(group: dict | str, max_task_ram_mib: float | None = MAX_TASK_RAM_M
         for key in ('contest_priority', 'contest_weight'):
             if key in finished:
                 job[key] = finished[key]
-    error = _admission_error(jobs, max_task_ram_mib)
+    names = list(jobs)
+    prepared = [prepare(jobs[name], f"group['workers_jobs'][{name!r}]") for name in names]
+    error = _admission_error(prepared, max_task_ram_mib)
     if error is not None:
         finished['error'] = error
         return finished
-    names = list(jobs)
-    try:
-        results = run_many(jobs[name] for name in names)
-    except ValueError as exc:  # run_many names an environ by its index: name it by its name
-        message = re.sub(r'^environs\[(\d+)\]: ',
-                         lambda m: f"group['workers_jobs'][{names[int(m.group(1))]!r}]: ", str(exc))
-        raise ValueError(message) from None
+    results = [future.result() for future in submit_prepared(prepared)]
     succeeded, failures, tracebacks = {}, [], []
     for name, result in zip(names, results):
         if result.get('result') == FAILURE:

@@ -23,9 +23,11 @@ import msgpack
 from sio.workers import environ as envmod
 
 
-def job_key(index: int, environ: dict) -> str:
-    digest = hashlib.sha256(envmod.pack(environ)).hexdigest()[:16]
-    return f'{index}:{digest}'
+def job_key(index: int, environ: dict | bytes) -> str:
+    """The key of the job at ``index`` of a batch: its place and a digest of
+    its environ (or of the environ already packed by :func:`~sio.workers.environ.pack`)."""
+    packed = environ if isinstance(environ, bytes) else envmod.pack(environ)
+    return f'{index}:{hashlib.sha256(packed).hexdigest()[:16]}'
 
 
 class Journal:

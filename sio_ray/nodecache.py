@@ -25,7 +25,7 @@ import ray
 from sio.workers import ft, stats
 from sio.workers.ftcache import AlreadyRunning, NodeCacheServer
 from sio_ray import metrics
-from sio_ray.connection import NAMESPACE
+from sio_ray.registry import NAMESPACE
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,8 @@ def describe_all(timeout: float = 10.0) -> list[dict]:
     State API cannot be reached); for ``sio-ray status`` and the demo."""
     from ray.util.state import list_actors
     try:
-        found = list_actors(filters=[('class_name', '=', 'NodeCache'), ('state', '=', 'ALIVE')],
+        found = list_actors(address=ray.get_runtime_context().gcs_address,
+                            filters=[('class_name', '=', 'NodeCache'), ('state', '=', 'ALIVE')],
                             raise_on_missing_output=False)
     except Exception:
         logger.debug('State API unavailable', exc_info=True)

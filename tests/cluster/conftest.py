@@ -18,11 +18,27 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.cluster)
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a Ray of a test: others' test
+    clusters on this machine take Ray's default ports)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def head_args(**args) -> dict:
+    """``head_node_args`` of a test's ``ray.cluster_utils.Cluster``: a head that
+    runs nothing, with a dashboard (the State API) on a port of its own."""
+    return {'num_cpus': 0, 'dashboard_port': free_port(), **args}
+
+
 @pytest.fixture(scope='module')
 def local_ray():
     """The embedded default: sio_ray starts a local Ray tagged by probing this machine."""
     import sio_ray
-    sio_ray.connect(num_cpus=2, _system_config={'metrics_report_interval_ms': 1000})
+    sio_ray.connect(num_cpus=2, dashboard_port=free_port(),
+                    _system_config={'metrics_report_interval_ms': 1000})
     yield
     sio_ray.shutdown()
 
@@ -62,10 +78,18 @@ def wait_until(condition, timeout: float, what: str):
     return value
 
 
+def state_address() -> str:
+    """The address for the State API of the Ray this process is connected to
+    (without it, the State API looks for a Ray on the machine, and fails when
+    others' test clusters run beside ours)."""
+    return ray.get_runtime_context().gcs_address
+
+
 def tasks_named(name: str) -> list:
     """The attempts of the task named ``name`` that the State API knows."""
     from ray.util.state import list_tasks
-    return list_tasks(filters=[('name', '=', name)], raise_on_missing_output=False)
+    return list_tasks(address=state_address(), filters=[('name', '=', name)],
+                      raise_on_missing_output=False)
 
 
 def assert_no_task_submitted(fragment: str) -> None:
@@ -80,7 +104,8 @@ def assert_no_task_submitted(fragment: str) -> None:
     sentinel = f'sentinel-{uuid.uuid4().hex[:12]}'
     sio_ray.run({'job_type': 'ping', 'ping': 0, 'job_id': sentinel})
     wait_until(lambda: tasks_named(f'sio:ping:{sentinel}'), 60, 'the sentinel task never showed')
-    names = {t.name for t in list_tasks(limit=10000, raise_on_missing_output=False)}
+    names = {t.name for t in list_tasks(address=state_address(), limit=10000,
+                                        raise_on_missing_output=False)}
     assert not any(fragment in name for name in names), sorted(names)
 
 

@@ -19,7 +19,7 @@ import ray
 import sio_ray
 from sio.workers.ftclient import FiletrackerClient
 from sio.workers.runner import run as run_in_process
-from sio_ray import bounds, dispatcher
+from sio_ray import bounds, registry
 from tests.cluster.conftest import (alive, assert_no_task_submitted, descendants, tasks_named,
                                     wait_until)
 from tests.conftest import processes_with
@@ -265,7 +265,7 @@ def test_a_high_priority_job_overtakes_a_long_low_priority_batch(local_ray):
     finished_before = sum(r['ended'] < urgent['ended'] for r in results)
     # It waits for at most the window of jobs Ray already had (and those
     # finishing while it was handed over), never for the rest of the batch.
-    window = dispatcher.dispatcher().window
+    window = sio_ray.connect().dispatcher.window
     assert finished_before <= done_before + window + 2, (finished_before, done_before, window)
     assert finished_before < len(low) - 10
 
@@ -435,14 +435,14 @@ def test_status_shows_queues_by_priority_and_node_caches(local_ray, ft_server, t
     checked = sio_ray.run({'job_type': 'ft-check', 'filetracker_url': ft_server.url,
                            'in_file': name, 'out_file': '/status/out'})
     assert checked['in_size'] == 6
-    window = dispatcher.dispatcher().window
+    window = sio_ray.connect().dispatcher.window
     jobs = [{'job_type': 'test-sleep', 'sleep': 60, 'contest_priority': 5}] * (window + 2) + \
            [{'job_type': 'test-sleep', 'sleep': 60}] * 30
     futures = sio_ray.submit_many(jobs)
     try:
         me = ray.get_runtime_context().get_job_id()  # other drivers' queues may show too
         wait_until(lambda: any(q['driver'] == me and q['in_flight'] == window
-                               for q in dispatcher.published_queues()),
+                               for q in registry.published_queues()),
                    30, 'the queue was never published')
         done = subprocess.run(
             [str(Path(sys.executable).with_name('sio-ray')), '--address',

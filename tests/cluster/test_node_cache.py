@@ -14,7 +14,7 @@ import sio_ray
 from sio.workers.ftclient import NODE_CACHE_FILE, FiletrackerClient
 from sio.workers.ftserver import CentralServer
 from sio_ray import nodecache, tags
-from tests.cluster.conftest import scrape_metrics
+from tests.cluster.conftest import head_args, scrape_metrics
 from tests.conftest import transfers, unique
 
 
@@ -22,7 +22,7 @@ from tests.conftest import transfers, unique
 def cluster(tmp_path_factory):
     """A head that runs nothing and two sandbox nodes, each with a cache directory
     of its own (as separate machines would have)."""
-    cluster = Cluster(initialize_head=True, head_node_args={'num_cpus': 0})
+    cluster = Cluster(initialize_head=True, head_node_args=head_args())
     caches = {}
     for i in range(2):
         cache = tmp_path_factory.mktemp(f'node{i}-ft-cache')

@@ -10,12 +10,12 @@ from ray.cluster_utils import Cluster
 
 import sio_ray
 from sio_ray import tags
-from tests.cluster.conftest import scrape_metrics, wait_until
+from tests.cluster.conftest import head_args, scrape_metrics, state_address, wait_until
 
 
 @pytest.fixture(scope='module')
 def cluster():
-    cluster = Cluster(initialize_head=True, head_node_args={'num_cpus': 0})
+    cluster = Cluster(initialize_head=True, head_node_args=head_args())
     nodes = [cluster.add_node(num_cpus=2, resources={tags.NODE_SLOT: 1},
                               labels={tags.SANDBOX: 'true', tags.INSTRUCTIONS: 'false'})
              for _ in range(2)]
@@ -37,7 +37,7 @@ def test_jobs_of_a_lost_node_are_rerun_and_delivered_once(cluster):
         from ray.util.state import list_tasks
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # wait until a job runs on the victim
-            running = list_tasks(filters=[('state', '=', 'RUNNING')],
+            running = list_tasks(address=state_address(), filters=[('state', '=', 'RUNNING')],
                                  raise_on_missing_output=False)
             if any(t.node_id == victim.node_id and t.name.startswith('sio:test-sleep:loss-')
                    for t in running):
@@ -57,7 +57,8 @@ def test_jobs_of_a_lost_node_are_rerun_and_delivered_once(cluster):
     names = {f"sio:test-sleep:{j['job_id']}" for j in jobs}
 
     def every_job_seen_finished():  # task events reach the GCS asynchronously
-        attempts = [t for t in list_tasks(filters=[('name', '!=', '')], detail=True, limit=1000,
+        attempts = [t for t in list_tasks(address=state_address(), filters=[('name', '!=', '')],
+                                          detail=True, limit=1000,
                                           raise_on_missing_output=False) if t.name in names]
         finished = {t.name for t in attempts if t.state == 'FINISHED'}
         return attempts if finished == names else None

@@ -6,12 +6,13 @@ from ray.cluster_utils import Cluster
 
 import sio_ray
 from sio_ray import tags
+from tests.cluster.conftest import head_args
 
 
 @pytest.fixture(scope='module')
 def cluster():
     """A head that runs nothing, a node with working sandboxes and one without."""
-    cluster = Cluster(initialize_head=True, head_node_args={'num_cpus': 0})
+    cluster = Cluster(initialize_head=True, head_node_args=head_args())
     sandbox = cluster.add_node(num_cpus=1, resources={tags.NODE_SLOT: 1},
                                labels={tags.SANDBOX: 'true', tags.INSTRUCTIONS: 'false'})
     plain = cluster.add_node(num_cpus=1, resources={tags.NODE_SLOT: 1},

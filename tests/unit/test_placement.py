@@ -1,12 +1,12 @@
 """Ray task options from requirements, and feasibility against node descriptions
 (the dicts ray.nodes() returns; plain data, no Ray needed)."""
 
-from sio_ray import placement, tags
+from sio_ray import placement, scheduling, tags
 
 
 def node(sandbox='true', cpus=2, memory=8 << 30, alive=True):
-    return {'Alive': alive, 'Labels': {tags.SANDBOX: sandbox},
-            'Resources': {'CPU': cpus, 'memory': memory, tags.NODE_SLOT: 1}}
+    return scheduling.Node.from_ray({'NodeID': 'n', 'Alive': alive, 'Labels': {tags.SANDBOX: sandbox},
+                                     'Resources': {'CPU': cpus, 'memory': memory, tags.NODE_SLOT: 1}})
 
 
 def test_options_follow_requirements():
@@ -22,12 +22,12 @@ def test_options_follow_requirements():
 
 def test_missing_capabilities_are_named():
     isolated = placement.task_options({'job_type': 'exec'})
-    assert placement.missing_capability(isolated, [node()]) is None
-    assert 'sio-sandbox=true' in placement.missing_capability(isolated, [node(sandbox='false')])
-    assert placement.missing_capability(isolated, [node(alive=False)]) == 'no alive Ray node'
+    assert scheduling.missing(isolated, [node()]) is None
+    assert 'sio-sandbox=true' in scheduling.missing(isolated, [node(sandbox='false')])
+    assert scheduling.missing(isolated, [node(alive=False)]) == 'no alive Ray node'
     huge = placement.task_options({'job_type': 'exec', 'exec_mem_limit': 64 << 30})
-    assert 'memory' in placement.missing_capability(huge, [node()])
+    assert 'memory' in scheduling.missing(huge, [node()])
     interactive = placement.task_options({'job_type': 'interactive-exec', 'num_processes': 4})
-    assert 'CPU 5' in placement.missing_capability(interactive, [node(cpus=2)])
-    fitted = placement.fit_cpus(interactive, [node(cpus=2)])
-    assert fitted['num_cpus'] == 2 and placement.missing_capability(fitted, [node(cpus=2)]) is None
+    assert 'CPU 5' in scheduling.missing(interactive, [node(cpus=2)])
+    fitted = scheduling.fitted(interactive, [node(cpus=2)])
+    assert fitted['num_cpus'] == 2 and scheduling.missing(fitted, [node(cpus=2)]) is None

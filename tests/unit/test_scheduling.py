@@ -1,0 +1,119 @@
+"""Which job next, onto which node: sio_ray.scheduling.plan on fake nodes, as
+upstream tests its prioritizing scheduler without workers (no Ray here)."""
+
+import random
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from sio_ray import placement, tags
+from sio_ray.queue import PriorityQueue
+from sio_ray.scheduling import NODE_ID_LABEL, Node, missing, plan
+
+GiB = 1 << 30
+
+
+@dataclass(eq=False)
+class FakeJob:
+    environ: dict
+    options: dict = field(init=False)
+    exclusive: bool = field(init=False)
+
+    def __post_init__(self):
+        self.options = placement.task_options(self.environ)
+        self.exclusive = self.options['resources'].get(tags.NODE_SLOT, 0) >= 1
+
+    @property
+    def job_type(self):
+        return self.environ['job_type']
+
+
+def node(name, cpus=2, sandbox='true', memory=8 * GiB, free_cpus=None, alive=True):
+    return Node(name, alive=alive, labels={tags.SANDBOX: sandbox},
+                resources={'CPU': cpus, 'memory': memory, tags.NODE_SLOT: 1},
+                free=None if free_cpus is None else {'CPU': free_cpus})
+
+
+def queue_of(*environs):
+    queue = PriorityQueue(random.Random(0))
+    jobs = [FakeJob(e) for e in environs]
+    for job in jobs:
+        queue.push(job.environ, job)
+    return queue, jobs
+
+
+def test_jobs_leave_in_queue_order_up_to_the_free_slots():
+    queue, jobs = queue_of({'job_type': 'ping', 'n': 0},
+                           {'job_type': 'ping', 'n': 1, 'contest_priority': 5},
+                           {'job_type': 'ping', 'n': 2})
+    decided = plan(queue, [node('a')], set(), slots=2)
+    assert [d.job for d in decided.dispatch] == [jobs[1], jobs[0]]
+    assert len(queue) == 1 and decided.waiting is None and not decided.refused
+    assert all(NODE_ID_LABEL not in (d.options.get('label_selector') or {})
+               for d in decided.dispatch)
+
+
+def test_an_exclusive_job_drains_the_idlest_able_node_and_others_keep_off_it():
+    queue, jobs = queue_of({'job_type': 'cpu-exec'}, {'job_type': 'exec'}, {'job_type': 'ping'})
+    nodes = [node('busy', free_cpus=0), node('idle', free_cpus=2), node('nosandbox', sandbox='false')]
+    reserved = set()
+    decided = plan(queue, nodes, reserved, slots=10)
+    first, second, third = decided.dispatch
+    assert first.job is jobs[0] and first.node == 'idle' and reserved == {'idle'}
+    assert first.options['label_selector'] == {tags.SANDBOX: 'true', NODE_ID_LABEL: 'idle'}
+    assert first.options['resources'] == {tags.NODE_SLOT: 1.0}
+    assert second.options['label_selector'] == {tags.SANDBOX: 'true', NODE_ID_LABEL: '!in(idle)'}
+    assert third.options['label_selector'] == {NODE_ID_LABEL: '!in(idle)'}
+
+
+def test_a_second_exclusive_job_waits_and_keeps_everything_behind_it_waiting():
+    queue, jobs = queue_of({'job_type': 'cpu-exec', 'task_priority': 9},
+                           {'job_type': 'cpu-exec', 'task_priority': 8},
+                           {'job_type': 'ping'})
+    reserved = set()
+    decided = plan(queue, [node('only'), node('plain', sandbox='false')], reserved, slots=10)
+    assert [d.job for d in decided.dispatch] == [jobs[0]]
+    assert 'exclusive' in decided.waiting and len(queue) == 2
+    # Once the first has finished (its node freed), the second drains the node.
+    reserved.clear()
+    decided = plan(queue, [node('only'), node('plain', sandbox='false')], reserved, slots=10)
+    assert [d.job for d in decided.dispatch] == [jobs[1], jobs[2]]
+    assert decided.dispatch[1].options['label_selector'] == {NODE_ID_LABEL: '!in(only)'}
+
+
+def test_a_job_whose_only_able_node_is_drained_waits_for_it():
+    queue, jobs = queue_of({'job_type': 'exec'})
+    decided = plan(queue, [node('a'), node('b', sandbox='false')], {'a'}, slots=4)
+    assert decided.dispatch == [] and 'reserved for an exclusive job' in decided.waiting
+    assert len(queue) == 1
+
+
+def test_jobs_no_node_can_run_are_refused_when_they_arrive_naming_what_is_missing():
+    queue, jobs = queue_of({'job_type': 'exec'}, {'job_type': 'ping', 'ping_mem_limit': 64 << 20},
+                           {'job_type': 'ping'})
+    decided = plan(queue, [node('a', sandbox='false')], set(), slots=4, arrived=jobs)
+    reasons = {id(r.job): r.reason for r in decided.refused}
+    assert 'no node with sio-sandbox=true' in reasons[id(jobs[0])]
+    assert 'memory 65536 MiB' in reasons[id(jobs[1])]
+    assert [d.job for d in decided.dispatch] == [jobs[2]] and not queue
+
+
+def test_an_interactive_job_asks_no_more_cpus_than_the_largest_node_has():
+    queue, jobs = queue_of({'job_type': 'interactive-exec', 'num_processes': 6})
+    decided = plan(queue, [node('a', cpus=2), node('b', cpus=4)], set(), slots=1, arrived=jobs)
+    assert decided.dispatch[0].options['num_cpus'] == 4 and not decided.refused
+
+
+def test_missing_names_dead_clusters_and_resources():
+    options = placement.task_options({'job_type': 'exec'})
+    assert missing(options, [node('a', alive=False)]) == 'no alive Ray node'
+    assert missing(options, [node('a')]) is None
+    assert 'CPU 3' in missing({**options, 'num_cpus': 3}, [node('a')])
+
+
+def test_the_queue_and_the_scheduler_import_without_ray():
+    code = ("import sys; sys.modules['ray'] = None\n"
+            "import sio_ray.queue, sio_ray.scheduling, sio_ray\n"
+            "assert 'ray' not in [m for m in sys.modules if sys.modules[m] is not None]\n")
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
