@@ -35,6 +35,7 @@ from pathlib import Path
 
 from sio.workers import ft, settings
 from sio.workers.executors import IsolatedExecutor, Limits
+from sio.workers.isolation.box import BoxView
 from sio.workers.isolation.boxfiles import (BoxFileError, copy_box_file, create_box_file,
                                             make_box_dir)
 from sio.workers.results import CE, OK, OLE, RE
@@ -98,8 +99,14 @@ class Toolchain:
     """Where the compiler's programs come from, as the box sees them."""
 
     description: str
-    ro_binds: list[tuple[str, str]] = field(default_factory=list)
-    host: bool = True
+    #: What the compiler's box sees: the host's ``/usr`` (and libraries), or
+    #: a sandbox's directories and nothing of the host's system.
+    view: BoxView = field(default_factory=BoxView)
+
+    @property
+    def host(self) -> bool:
+        """Whether the toolchain is the host's."""
+        return self.view.host_libs is not False
 
     def resolve(self, tool: str) -> str:
         """The path of program ``tool`` inside the box.  Host tools are
@@ -124,7 +131,8 @@ def host_fallback_allowed() -> bool:
 
 
 def _host_toolchain(tool: str, extra_binds: list[tuple[str, str]]) -> Toolchain:
-    return Toolchain(f'host {host_tool_version(tool)}', [('/usr', '/usr'), *extra_binds])
+    return Toolchain(f'host {host_tool_version(tool)}',
+                     BoxView((('/usr', '/usr'), *extra_binds)))
 
 
 def _sandbox_toolchain(name: str, stack) -> Toolchain:
@@ -135,24 +143,17 @@ def _sandbox_toolchain(name: str, stack) -> Toolchain:
     root = Path(sandbox.path)
     binds = [(str(child), '/' + child.name) for child in sorted(root.iterdir())
              if child.is_dir() and not child.name.startswith('.')]
-    return Toolchain(f'sandbox {name} (version {sandbox.installed_version()})', binds, host=False)
+    return Toolchain(f'sandbox {name} (version {sandbox.installed_version()})',
+                     BoxView(tuple(binds), host_libs=False))
 
 
 class _CompilerExecutor(IsolatedExecutor):
-    """The compiler's box; with a sandbox toolchain it holds no library of the
-    host (the sandbox brings its own loader and libraries).  Its memory limit
-    is on resident memory: compilers (a JVM for javac) reserve far more
-    address space than they use."""
+    """The compiler's box (what it sees is its toolchain's
+    :attr:`Toolchain.view`).  Its memory limit is on resident memory:
+    compilers (a JVM for javac) reserve far more address space than they use."""
 
     memory_mode = 'resident'
     keep_files = True  # the compiled program
-
-    def __init__(self, host_libs: bool, **kwargs):
-        super().__init__(**kwargs)
-        self.host_libs = host_libs
-
-    def _needs_libs(self, program, cwd):
-        return self.host_libs and super()._needs_libs(program, cwd)
 
 
 @dataclass
@@ -236,9 +237,8 @@ class Compiler:
             toolchain = self.toolchain(environ, stack)
             environ['compiler_toolchain'] = toolchain.description
             # Toolchains start their passes and may probe for networking (javac).
-            executor = _CompilerExecutor(host_libs=toolchain.host, allow_exec=True,
-                                         allow_sockets=True, max_tasks=128,
-                                         ro_binds=toolchain.ro_binds)
+            executor = _CompilerExecutor(view=toolchain.view, allow_exec=True,
+                                         allow_sockets=True, max_tasks=128)
             output = b''
             for step in self.steps(toolchain, source, sources, extra_args):
                 result = executor(

@@ -131,7 +131,7 @@ def run_prepared(program: runners.Program, limits: Limits, executor, box: Path,
             program.argv, cwd=box, stderr=stderr, ignore_errors=True,
             time_limit=limits.time_limit, real_time_limit=limits.real_time_limit,
             mem_limit=limits.mem_limit, output_limit=limits.output_limit,
-            ro_binds=program.ro_binds, memory_mode=program.memory_mode, **streams)
+            view=program.view, memory_mode=program.memory_mode, **streams)
         stderr.seek(0)
         return program.adjust(result, stderr.read(runners.STDERR_LIMIT))
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sio.executors.files import fetch_program
 from sio.workers.executors import ExecutionResult
+from sio.workers.isolation.box import BoxView
 from sio.workers.results import MLE, RE
 
 #: Memory (KiB) a JVM needs beyond its heap; added to the box's memory limit.
@@ -52,7 +53,8 @@ class Program:
     """A program ready to run in a box directory."""
 
     argv: list[str]
-    ro_binds: list[tuple[str, str]] = field(default_factory=list)
+    #: What its box sees besides the box directory (a runtime, read-only).
+    view: BoxView = field(default_factory=BoxView)
     #: Added to the memory limit of the box (KiB).
     extra_memory_kib: int = 0
     #: How memory is limited and measured (``address-space`` or ``resident``;
@@ -121,12 +123,12 @@ def prepare(environ: dict, box: Path, mem_limit_kib: int | None) -> Program:
         flags = ['-XX:+UseG1GC', '-XX:ParallelGCThreads=2', '-XX:ConcGCThreads=1',
                  '-XX:CICompilerCount=2', '-XX:-UsePerfData']
         return Program([java, *memory, *flags, *target, *args],
-                       ro_binds=binds, extra_memory_kib=RUNTIME_MEMORY_KIB['java'],
+                       view=BoxView(tuple(binds)), extra_memory_kib=RUNTIME_MEMORY_KIB['java'],
                        adjust=_java_verdict,
                        memory_mode='resident')  # a JVM reserves far more than it uses
     if mode == 'python':
         fetch_program(environ, box, 'a.py')
         python = python_runtime()
-        return Program([python, '-I', '-B', 'a.py', *args], ro_binds=[(python, python)])
+        return Program([python, '-I', '-B', 'a.py', *args], view=BoxView(((python, python),)))
     raise ValueError(f"environ['exec_info']['mode']: {mode!r} cannot be run here "
                      f"(known: {', '.join(RUNNABLE_MODES)}, output-only)")

@@ -33,7 +33,7 @@ import stat
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -193,6 +193,39 @@ def verdict(*, exited: bool, exit_code: int | None, signal_number: int | None, t
     return RE, f'program exited due to signal {signal_number}'
 
 
+@dataclass
+class RunSpec:
+    """One run, as the executors pass it on: what to start, where, its
+    streams (descriptors), limits and view, and how it runs.  Built by
+    :meth:`BaseExecutor.__call__` from its keyword arguments."""
+
+    argv: list[str]
+    cwd: Path
+    limits: Limits
+    env: dict | None = None
+    stdin: int | None = None
+    stdout: int | None = None
+    stderr: int | None = None
+    #: What the box sees besides its directory, added to the executor's own view.
+    view: box.BoxView = field(default_factory=box.BoxView)
+    #: Descriptors the program inherits.
+    pass_fds: tuple[int, ...] = ()
+    #: The caller's descriptors closed as soon as the program started (pipe ends).
+    fds_to_close: tuple[int, ...] = ()
+    #: The largest file the program may write (bytes), when not ``limits.output_limit``.
+    file_size_limit: int | None = None
+    #: Set from another thread to kill the program (:class:`box.Cancelled` is raised).
+    cancel: threading.Event | None = None
+    #: ``address-space`` or ``resident``; None: the executor's default.
+    memory_mode: str | None = None
+    #: Whether the caller reads what the program leaves in ``cwd``; None: the executor's default.
+    keep_files: bool | None = None
+
+
+#: The keyword arguments of an executor call that go into its :class:`RunSpec`.
+_SPEC_OPTIONS = ('view', 'fds_to_close', 'file_size_limit', 'cancel', 'memory_mode', 'keep_files')
+
+
 def _fd_of(stream: BinaryIO | int | None) -> int | None:
     if stream is None or isinstance(stream, int):
         return stream
@@ -218,7 +251,10 @@ class BaseExecutor:
     ``file_size_limit`` (bytes; the largest file the program may write, when it
     should differ from ``output_limit``, e.g. for compilers); ``cancel`` (a
     :class:`threading.Event`: setting it from another thread kills the program
-    and raises :class:`sio.workers.isolation.box.Cancelled`).
+    and raises :class:`sio.workers.isolation.box.Cancelled`); ``view`` (a
+    :class:`~sio.workers.isolation.box.BoxView`: what else the box sees),
+    ``memory_mode`` and ``keep_files`` (see :class:`RunSpec`).  Other keyword
+    arguments (upstream's executor-specific ones) are ignored.
 
     A result other than ``OK`` raises :class:`ExecError` unless errors are
     ignored.  Executors are also context managers (a no-op kept for plugins
@@ -261,9 +297,12 @@ class BaseExecutor:
                 out_fd = capture.fileno()
             err_fd = out_fd if forward_stderr else _fd_of(stderr)
             start_size = _size_of(out_fd)
-            result = self._execute(argv, env=env, cwd=Path(cwd), stdin=_fd_of(stdin),
-                                   stdout=out_fd, stderr=err_fd, limits=limits,
-                                   pass_fds=tuple(pass_fds), **kwargs)
+            options = {key: kwargs[key] for key in _SPEC_OPTIONS if kwargs.get(key) is not None}
+            if 'fds_to_close' in options:
+                options['fds_to_close'] = tuple(options['fds_to_close'])
+            result = self._execute(RunSpec(
+                argv, Path(cwd), limits, env=env, stdin=_fd_of(stdin), stdout=out_fd,
+                stderr=err_fd, pass_fds=tuple(pass_fds), **options))
             if limits.output_limit is not None and result.result_code in (OK, RE):
                 written = _size_of(out_fd) - start_size if start_size is not None else 0
                 if written > limits.output_limit and self.enforces_output_limit:
@@ -289,8 +328,7 @@ class BaseExecutor:
             output_limit=limits.output_limit or d.output_limit,
         )
 
-    def _execute(self, argv: list[str], *, env, cwd: Path, stdin, stdout, stderr,
-                 limits: Limits, pass_fds: tuple[int, ...], **kwargs) -> ExecutionResult:
+    def _execute(self, spec: RunSpec) -> ExecutionResult:
         raise NotImplementedError
 
 
@@ -311,7 +349,8 @@ class _SupervisedExecutor(BaseExecutor):
     isolated = True
     seccomp = True
     max_tasks = box.DEFAULT_MAX_TASKS
-    ro_binds: list[tuple[str, str]] = []
+    #: What every box of this executor sees besides its directory.
+    view = box.BoxView()
     count_instructions = False
     allow_exec = False
     allow_sockets = False
@@ -333,20 +372,15 @@ class _SupervisedExecutor(BaseExecutor):
     def _env(self, env: dict | None) -> dict:
         raise NotImplementedError
 
-    def _needs_libs(self, program: str, cwd: Path) -> bool:
-        return True
-
-    def _execute(self, argv, *, env, cwd, stdin, stdout, stderr, limits, pass_fds,
-                 ro_binds: Sequence[tuple[str, str]] = (), fds_to_close: Sequence[int] = (),
-                 file_size_limit: int | None = None, cancel: threading.Event | None = None,
-                 memory_mode: str | None = None, keep_files: bool | None = None, **kwargs):
-        env = self._env(env)
+    def _execute(self, spec: RunSpec) -> ExecutionResult:
+        argv, cwd, limits = spec.argv, spec.cwd, spec.limits
+        env = self._env(spec.env)
         program = self._program(argv[0], cwd, env)
-        memory_mode = memory_mode or self.memory_mode
+        memory_mode = spec.memory_mode or self.memory_mode
         counting = self.count_instructions
         request = box.BoxRequest(
-            argv=[program, *argv[1:]], box_dir=cwd, stdin=stdin,
-            stdout=stdout, stderr=stderr, env=env,
+            argv=[program, *argv[1:]], box_dir=cwd, stdin=spec.stdin,
+            stdout=spec.stdout, stderr=spec.stderr, env=env,
             time_limit_ms=None if counting else limits.time_limit,
             count_instructions=counting,
             instruction_limit=limits.time_limit * INSTRUCTIONS_PER_MS
@@ -354,14 +388,12 @@ class _SupervisedExecutor(BaseExecutor):
             real_time_limit_ms=limits.real_time_limit or self._default_real_time_limit(limits),
             memory_bytes=limits.mem_limit * 1024 if limits.mem_limit else None,
             memory_mode=memory_mode,
-            output_limit=file_size_limit or (
+            output_limit=spec.file_size_limit or (
                 limits.output_limit if self.enforces_output_limit else None),
-            max_tasks=self.max_tasks,
-            ro_binds=[*self.ro_binds, *ro_binds], seccomp=self.seccomp, pass_fds=pass_fds,
-            isolated=self.isolated, system_libs=self._needs_libs(program, cwd),
-            fds_to_close=tuple(fds_to_close), allow_exec=self.allow_exec,
-            allow_sockets=self.allow_sockets, cancel=cancel,
-            keep_files=self.keep_files if keep_files is None else keep_files)
+            max_tasks=self.max_tasks, view=self.view.plus(spec.view), seccomp=self.seccomp,
+            pass_fds=spec.pass_fds, isolated=self.isolated, fds_to_close=spec.fds_to_close,
+            allow_exec=self.allow_exec, allow_sockets=self.allow_sockets, cancel=spec.cancel,
+            keep_files=self.keep_files if spec.keep_files is None else spec.keep_files)
         try:
             outcome = box.run(request)
         except (box.BoxError, OSError) as exc:
@@ -442,19 +474,20 @@ class IsolatedExecutor(_SupervisedExecutor):
     one second.  ``time_used`` is the CPU time of every process of the box
     (with ``time_measure='instructions'``, on a node with a hardware PMU, it
     is sio2jail's virtual time: user-space instructions / 2·10⁶ per ms);
-    ``mem_used`` the peak resident memory of its largest process.
+    ``mem_used`` the address-space peak of the run (``memory_mode``
+    ``address-space``, as SIO2), or its resident peak (``resident``).
     """
 
     default_limits = BOX_DEFAULT_LIMITS
 
     def __init__(self, max_tasks: int = box.DEFAULT_MAX_TASKS, seccomp: bool = True,
-                 ro_binds: Sequence[tuple[str, str]] = (), time_measure: str = 'cpu',
+                 view: box.BoxView = box.BoxView(), time_measure: str = 'cpu',
                  allow_exec: bool = False, allow_sockets: bool = False):
         if time_measure not in ('cpu', 'instructions'):
             raise ValueError(f"time_measure: {time_measure!r} is not 'cpu' or 'instructions'")
         self.max_tasks = max_tasks
         self.seccomp = seccomp
-        self.ro_binds = list(ro_binds)
+        self.view = view
         self.allow_exec = allow_exec
         self.allow_sockets = allow_sockets
         # Instructions only where the node has a PMU; elsewhere CPU time, and
@@ -467,12 +500,6 @@ class IsolatedExecutor(_SupervisedExecutor):
 
     def _env(self, env):
         return {'PATH': '/usr/bin:/bin', 'LC_ALL': 'C.UTF-8', **(env or {})}
-
-    def _needs_libs(self, program, cwd):
-        # A static program's box holds nothing of the host's system at all.
-        if program.startswith(box.BOX_DIR + '/'):
-            return not box.is_static_elf(cwd / os.path.relpath(program, box.BOX_DIR))
-        return True
 
     def _image_kib(self, program, cwd):
         if program.startswith(box.BOX_DIR + '/'):

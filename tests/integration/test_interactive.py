@@ -5,6 +5,7 @@ import pytest
 from sio.executors import interactive
 from sio.workers import ft
 from sio.workers.executors import IsolatedExecutor
+from sio.workers.isolation.box import BoxView
 from sio.workers.requirements import requirements
 from sio.workers.runner import run
 from sio.workers.util import TemporaryCwd
@@ -134,7 +135,7 @@ def test_a_failed_solution_box_is_never_ok(ft_server, files, tmp_path):
     with TemporaryCwd(chdir=True):
         ft.init_instance(ft_server.url)
         r = interactive.run(environ,
-                            make_executor=lambda: IsolatedExecutor(ro_binds=[(missing, '/x')]),
+                            make_executor=lambda: IsolatedExecutor(view=BoxView(((missing, '/x'),))),
                             make_interactor_executor=IsolatedExecutor)
     assert r['result_code'] == 'SE' and r['result_percentage'] == [0, 1]
     assert r['result_string'].startswith('sandbox failure')
@@ -149,7 +150,7 @@ def test_a_failed_interactor_box_fails_the_job_even_after_ok(ft_server, files, t
         with pytest.raises(interactive.InteractorError, match='interactor failed: SE'):
             interactive.run(environ, make_executor=IsolatedExecutor,
                             make_interactor_executor=lambda: IsolatedExecutor(
-                                ro_binds=[(missing, '/x')]))
+                                view=BoxView(((missing, '/x'),))))
 
 
 def cfg(files, cpu_ms=0, sleep_ms=0, mem_mib=0, percentage='-', solution='sol_double',

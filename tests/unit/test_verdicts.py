@@ -236,9 +236,14 @@ def test_kattis_failures(tmp_path):
 
 # -- the interactive verdict table ---------------------------------------------------------
 
-def run_result(code=OK, *, sigpipe=False, wall_killed=False, time_used=10, mem_used=100):
+def run_result(code=OK, *, sigpipe=False, wall_killed=False, time_used=10, mem_used=100,
+               by_itself=False):
+    """A run's result; a TLE or MLE was stopped by the supervisor (SIGKILL)
+    unless it ended ``by_itself``, measured over its limit."""
+    stopped = code in (TLE, MLE) and not by_itself and not wall_killed
+    signal_number = signal.SIGPIPE if sigpipe else signal.SIGKILL if stopped else None
     return ExecutionResult(code, 'ok' if code == OK else code.lower(), time_used=time_used,
-                           mem_used=mem_used, exit_signal=signal.SIGPIPE if sigpipe else None,
+                           mem_used=mem_used, exit_signal=signal_number,
                            real_time_killed=wall_killed)
 
 
@@ -249,6 +254,9 @@ def run_result(code=OK, *, sigpipe=False, wall_killed=False, time_used=10, mem_u
     (run_result(TLE), run_result(), b'OK\nanswered\n', (OK, 'answered', [100, 1])),
     (run_result(RE), run_result(), b'WRONG\nno answer\n42', (WA, 'no answer', [0, 1])),
     (run_result(MLE), run_result(TLE), b'X\n', (WA, '', [0, 1])),
+    # Measured over its limit although it ended by itself: no answer excuses it.
+    (run_result(MLE, by_itself=True), run_result(), b'OK\nfine\n', (MLE, 'mle', [0, 1])),
+    (run_result(TLE, by_itself=True), run_result(), b'OK\nfine\n', (TLE, 'tle', [0, 1])),
     # A broken rule or a failed box of a solution always wins.
     (run_result(RV), run_result(), b'OK\nfine\n', (RV, 'rv', [0, 1])),
     (run_result(SE), run_result(), b'OK\nfine\n', (SE, 'se', [0, 1])),

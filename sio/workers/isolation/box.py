@@ -85,6 +85,14 @@ DEFAULT_MAX_TASKS = 64
 #: a program a little over its limit still runs, and is reported MLE.
 AS_MARGIN_KIB = 8 * 1024
 MEMORY_MODES = ('address-space', 'resident')
+#: Seconds beyond twice a run's wall-clock limit after which its supervisor is presumed hung.
+SUPERVISOR_GRACE_S = 5
+#: Seconds bubblewrap has to report the launcher's PID.
+BWRAP_START_TIMEOUT_S = 10.0
+#: Seconds to wait for a killed launcher to be gone.
+KILL_WAIT_S = 5.0
+#: The worker waits for a box in slices this long (s), so that a cancellation lands.
+WAIT_SLICE_S = 0.2
 _STATUS_INT_KEYS = frozenset({'code', 'signal', 'cpu_us', 'maxrss_kib', 'vm_peak_kib', 'wall_us',
                               'tle', 'wall_killed', 'map_exceeded', 'execve', 'rv_nr',
                               'instructions', 'errno'})
@@ -97,6 +105,32 @@ class BoxError(RuntimeError):
 
 class Cancelled(Exception):
     """The run was stopped because its ``cancel`` event was set."""
+
+
+@dataclass(frozen=True)
+class BoxView:
+    """What a box sees of the host besides ``/box`` — the one place that says
+    so: read-only binds ``(host path, path in the box)``, and the host's
+    loader and libraries (``host_libs``): ``None`` when the program needs them
+    (it is not a static executable in ``/box``), ``False`` never (a toolchain
+    sandbox brings its own), ``True`` always."""
+
+    ro_binds: tuple[tuple[str, str], ...] = ()
+    host_libs: bool | None = None
+
+    def plus(self, other: 'BoxView') -> 'BoxView':
+        """Both views together (a ``False`` for the libraries wins, then ``True``)."""
+        libs = (False if False in (self.host_libs, other.host_libs)
+                else True if True in (self.host_libs, other.host_libs) else None)
+        return BoxView(self.ro_binds + other.ro_binds, libs)
+
+    def wants_libs(self, program: str, box_dir: Path) -> bool:
+        """Whether the box of ``program`` (its path in the box) gets the host's libraries."""
+        if self.host_libs is not None:
+            return self.host_libs
+        if program.startswith(BOX_DIR + '/'):
+            return not is_static_elf(box_dir / os.path.relpath(program, BOX_DIR))
+        return True
 
 
 @dataclass
@@ -116,10 +150,8 @@ class BoxRequest:
     memory_mode: str = 'address-space'
     output_limit: int | None = None
     max_tasks: int = DEFAULT_MAX_TASKS
-    #: Extra read-only binds ``(host path, path in the box)``.
-    ro_binds: list[tuple[str, str]] = field(default_factory=list)
-    #: Bind the dynamic loader and system libraries.
-    system_libs: bool = True
+    #: What the box sees of the host besides ``/box``.
+    view: BoxView = field(default_factory=lambda: BoxView())
     seccomp: bool = True
     pass_fds: tuple[int, ...] = ()
     #: The caller's fds to close as soon as the program started (pipe ends it handed over).
@@ -348,9 +380,9 @@ def _bwrap_args(request: BoxRequest, launcher: Path, box_dir: Path, info_fd: int
             '--hostname', 'box', '--ro-bind', str(launcher), _LAUNCHER,
             *_box_dir_args(request, box_dir, ephemeral), '--proc', '/proc', '--dev', '/dev',
             '--remount-ro', '/dev']
-    if request.system_libs:
+    if request.view.wants_libs(request.argv[0], request.box_dir):
         argv += _lib_binds()
-    for host, inside in request.ro_binds:
+    for host, inside in request.view.ro_binds:
         argv += ['--ro-bind', host, inside]
     argv += ['--chdir', BOX_DIR, '--remount-ro', '/', '--clearenv']
     for key, value in request.env.items():
@@ -358,7 +390,7 @@ def _bwrap_args(request: BoxRequest, launcher: Path, box_dir: Path, info_fd: int
     return [*argv, '--', _LAUNCHER]
 
 
-def _read_launcher_pid(info_r: int, timeout: float = 10.0) -> int | None:
+def _read_launcher_pid(info_r: int, timeout: float = BWRAP_START_TIMEOUT_S) -> int | None:
     """The launcher's host PID from bwrap's ``--info-fd`` JSON (None if bwrap died first)."""
     data = b''
     deadline = time.monotonic() + timeout
@@ -382,7 +414,7 @@ def _kill_pidfd(pidfd: int | None) -> None:
         return
     with contextlib.suppress(ProcessLookupError, OSError):
         signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-    select.select([pidfd], [], [], 5.0)  # readable once the process has exited
+    select.select([pidfd], [], [], KILL_WAIT_S)  # readable once the process has exited
     os.close(pidfd)
 
 
@@ -537,7 +569,8 @@ def _wait_exit(process: subprocess.Popen, timeout: float,
     try:
         # In slices: Python code runs between them, so an interruption that is
         # delivered there (a cancelled Ray task) stops the box at once.
-        while not select.select([pidfd], [], [], min(0.2, max(0.0, deadline - time.monotonic())))[0]:
+        while not select.select([pidfd], [], [],
+                                min(WAIT_SLICE_S, max(0.0, deadline - time.monotonic())))[0]:
             if time.monotonic() >= deadline:
                 return False
             if cancel is not None and cancel.is_set():
@@ -557,6 +590,8 @@ def _close_all(fds) -> bool:
 
 
 def _outer_limit(request: BoxRequest) -> float:
-    """Seconds after which the supervisor itself is presumed hung."""
+    """Seconds after which the supervisor itself is presumed hung: twice the
+    run's wall-clock limit (or of three times its time limit, or of a
+    minute), plus :data:`SUPERVISOR_GRACE_S`."""
     inner = request.real_time_limit_ms or (request.time_limit_ms or 0) * 3 or 60_000
-    return 2 * inner / 1000 + 5
+    return 2 * inner / 1000 + SUPERVISOR_GRACE_S

@@ -30,7 +30,8 @@ def _try(count_instructions: bool) -> str | None:
     """None when a boxed run works, else why not."""
     with tempfile.TemporaryDirectory(prefix='sio-probe-') as tmp:
         request = box.BoxRequest(argv=['/.launcher', '--exit-ok'], box_dir=Path(tmp),
-                                 system_libs=False, count_instructions=count_instructions,
+                                 view=box.BoxView(host_libs=False),
+                                 count_instructions=count_instructions,
                                  time_limit_ms=5000)
         try:
             outcome = box.run(request)
