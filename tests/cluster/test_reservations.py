@@ -58,3 +58,18 @@ def requested(task_name: str) -> list:
     from ray.util.state import list_tasks
     return list_tasks(address=ray.get_runtime_context().gcs_address, detail=True,
                       filters=[('name', '=', task_name)], raise_on_missing_output=False)
+
+
+def test_a_group_is_admitted_by_the_numbers_its_jobs_are_placed_by(local_ray):
+    """sioworkersd's --max-task-ram check uses the same requirements as
+    placement: eight interactive solutions of 256 MiB and the interactor need
+    2304 MiB (counted as 256 MiB before), more than the 2048 MiB allowed."""
+    from tests.cluster.conftest import assert_no_task_submitted
+    big = {'job_type': 'interactive-exec', 'num_processes': 8, 'exec_mem_limit': 262144,
+           'exec_time_limit': 1000, 'job_id': 'never-run-big-interactive'}
+    assert requirements(big).memory_mib == 8 * 256 + 256
+    finished = sio_ray.run_group({'workers_jobs': {'big': big}})
+    assert finished['error']['message'] == \
+        'One of the tasks requires 2304 MiB of RAM, exceeding the limit of 2048 MiB'
+    assert 'workers_jobs.results' not in finished
+    assert_no_task_submitted('never-run-big-interactive')
