@@ -77,7 +77,11 @@ Driver settings (read by ``sio_ray`` in the process that submits jobs):
 Inputs rather than settings: ``sio-batch`` reads the job from ``environ``
 and appends ``prefilters`` and ``postfilters`` (space-separated names) to the
 environ's lists; ``scripts/*.sh`` use ``SIO_VENV`` (the virtualenv, default
-``.venv``); Ray's own ``RAY_AUTH_MODE`` is passed through.
+``.venv``); Ray's own ``RAY_AUTH_MODE`` is passed through, and with
+``RAY_AUTH_MODE=token`` a driver's token comes from ``RAY_AUTH_TOKEN`` or the
+file named by ``RAY_AUTH_TOKEN_PATH`` (else ``~/.ray/auth_token``), as Ray
+reads it.  ``sio_ray`` sets Ray's ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` to
+``0`` for the local Ray it starts, which binds that Ray to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -214,7 +218,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     FT_TIMEOUT, RAY_ADDRESS, RAY_WINDOW, RAY_JOB_WALL_MARGIN, RAY_JOB_WALL_LIMIT, STATE_HOME)}
 #: Variables read as inputs (``sio-batch``), by the scripts or by Ray itself:
 #: documented above, not settings of the project.
-INPUTS = frozenset({'environ', 'prefilters', 'postfilters', 'SIO_VENV', 'RAY_AUTH_MODE'})
+INPUTS = frozenset({'environ', 'prefilters', 'postfilters', 'SIO_VENV', 'RAY_AUTH_MODE',
+                    'RAY_AUTH_TOKEN', 'RAY_AUTH_TOKEN_PATH',
+                    'RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER'})
 
 
 def get(name: str) -> Any:

@@ -143,3 +143,86 @@ def alive(pids) -> list[int]:
         except OSError:
             pass
     return left
+
+
+def listening_sockets(pids) -> list[tuple[str, int, int]]:
+    """The TCP sockets in LISTEN state held by ``pids``: (address, port, pid)."""
+    import socket
+    import struct
+    from pathlib import Path
+    owners = {}
+    for pid in pids:
+        try:
+            fds = os.listdir(f'/proc/{pid}/fd')
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f'/proc/{pid}/fd/{fd}')
+            except OSError:
+                continue
+            if link.startswith('socket:['):
+                owners[link[8:-1]] = pid
+    found = []
+    for table, family in (('tcp', socket.AF_INET), ('tcp6', socket.AF_INET6)):
+        for line in Path(f'/proc/net/{table}').read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != '0A' or fields[9] not in owners:  # 0A: LISTEN
+                continue
+            hexaddr, hexport = fields[1].split(':')
+            raw = bytes.fromhex(hexaddr)
+            raw = b''.join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # host order words
+            found.append((socket.inet_ntop(family, raw), int(hexport, 16), owners[fields[9]]))
+    return found
+
+
+def is_loopback(address: str) -> bool:
+    return address.startswith('127.') or address in ('::1', '::ffff:127.0.0.1') or \
+        address.startswith('::ffff:127.')
+
+
+class RayProcesses:
+    """Ray nodes a test starts with ``ray start`` command lines (run as given,
+    through ``bash -c``) in a temporary directory of its own, on explicit
+    ports; :meth:`stop` ends exactly the processes of this directory and
+    their children, never anyone else's Ray (no ``ray stop``)."""
+
+    def __init__(self):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix='sio-ray-')  # short: Ray's socket paths are limited
+
+    def run(self, command: str, env: dict | None = None, timeout: float = 180):
+        import subprocess
+        done = subprocess.run(['bash', '-c', command], env={**os.environ, **(env or {})},
+                              capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, f'{command}\n{done.stdout}\n{done.stderr}'
+        return done
+
+    def pids(self) -> set[int]:
+        from pathlib import Path
+        mine = set()
+        for entry in Path('/proc').iterdir():
+            if entry.name.isdigit():
+                try:
+                    if self.dir.encode() in (entry / 'cmdline').read_bytes():
+                        mine.add(int(entry.name))
+                except OSError:
+                    pass
+        for pid in list(mine):
+            mine |= set(descendants(pid))
+        return mine
+
+    def stop(self) -> None:
+        import signal
+        from sio.workers.util import rmtree
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+            pids = self.pids()
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+            deadline = time.monotonic() + wait
+            while alive(pids) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        rmtree(self.dir)
