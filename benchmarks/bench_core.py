@@ -20,9 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sio.demo.central import CentralServer
+from sio.workers.filetracker.client import FiletrackerClient
 from sio.workers.ping import run as ping
-from sio.workers.ftclient import FiletrackerClient
-from sio.workers.ftserver import CentralServer
 from sio.workers.runner import run
 from sio.workers.util import TemporaryCwd
 from timing import median_ms, quick_flag, row

@@ -30,8 +30,8 @@ from pathlib import Path
 import ray
 
 import sio_ray
-from sio.workers.ftclient import FiletrackerClient
-from sio.workers.ftserver import CentralServer
+from sio.demo.central import CentralServer
+from sio.workers.filetracker.client import FiletrackerClient
 
 SOURCE = ('#include <stdio.h>\nint main(void) { long a, b; scanf("%ld %ld", &a, &b);'
           ' printf("%ld\\n", a + b); return 0; }\n')
@@ -59,8 +59,9 @@ class Problem:
         for i in range(tests):
             (tmp / 'in').write_text(f'{i} {i}\n')
             (tmp / 'out').write_text(f'{2 * i}\n')
-            self.tests.append((client.put_file(f'{prefix}/{i}.in', tmp / 'in', to_local_store=False),
-                               client.put_file(f'{prefix}/{i}.out', tmp / 'out', to_local_store=False)))
+            self.tests.append(tuple(
+                client.put_file(f'{prefix}/{i}.{kind}', tmp / kind, to_local_store=False)
+                for kind in ('in', 'out')))
 
     def exec_jobs(self, compiled: dict) -> list[dict]:
         assert compiled.get('result_code') == 'OK', compiled
@@ -92,7 +93,8 @@ def main() -> None:
 
         def through_sio_batch(problem: Problem) -> list[dict]:
             compiled = sio_batch(dict(problem.compile_job), batch_env)
-            return list(pool.map(lambda job: sio_batch(job, batch_env), problem.exec_jobs(compiled)))
+            jobs = problem.exec_jobs(compiled)
+            return list(pool.map(lambda job: sio_batch(job, batch_env), jobs))
 
         paths = {'sio_ray': through_ray, 'sio-batch': through_sio_batch}
         for path in paths.values():  # untimed: workers, compilers, Ray's node cache server

@@ -36,9 +36,10 @@ from pathlib import Path
 
 from filetracker.client import Client
 
+from sio.demo.central import CentralServer
 from sio.workers import ft
-from sio.workers.ftclient import NODE_CACHE_FILE, FiletrackerClient
-from sio.workers.ftserver import CentralServer
+from sio.workers.filetracker.client import FiletrackerClient
+from sio.workers.filetracker.registry import REGISTRY_FILE
 from timing import interleaved_ms, quick_flag, row
 
 
@@ -125,7 +126,8 @@ def main() -> None:
                 reader.stdin.write('go\n')
                 reader.stdin.flush()
             answers = [reader.communicate(timeout=120)[0].strip() for reader in readers]
-            failed = [(r.returncode, a) for r, a in zip(readers, answers) if (r.returncode, a) != (0, 'ok')]
+            failed = [(r.returncode, a) for r, a in zip(readers, answers)
+                      if (r.returncode, a) != (0, 'ok')]
             assert not failed, f'readers failed: {failed}'
             gets = re.findall(r'"GET /files/bench/shared\.in HTTP/1\.1" 200 (\d+)',
                               settled(central.log_path))
@@ -134,7 +136,7 @@ def main() -> None:
                   f'{transfers} transfer(s) from the central server (target 1) '
                   f'{"PASS" if transfers == 1 else "FAIL"}')
         finally:
-            pid = json.loads((store / NODE_CACHE_FILE).read_text())['pid']
+            pid = json.loads((store / REGISTRY_FILE).read_text())['pid']
             os.kill(pid, signal.SIGTERM)
 
 

@@ -15,12 +15,12 @@ import tempfile
 from pathlib import Path
 
 import sio_ray
-from sio_ray import nodecache
-from sio.workers.demo import (EXPECTED, SUBMISSIONS, sample_compile_job, sample_exec_job,
+from sio.demo.central import CentralServer
+from sio.demo.samples import (EXPECTED, SUBMISSIONS, sample_compile_job, sample_exec_job,
                               upload_sample_tests)
-from sio.workers.ftclient import FiletrackerClient
-from sio.workers.ftserver import CentralServer
+from sio.workers.filetracker.client import FiletrackerClient
 from sio.workers.results import OK
+from sio_ray import nodecache
 
 
 def main(address: str | None = None) -> int:

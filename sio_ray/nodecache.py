@@ -1,7 +1,7 @@
 """One filetracker node cache server per node and central server, kept by Ray.
 
 Before a job runs, its task makes sure a node cache server
-(:class:`sio.workers.ftcache.NodeCacheServer`) for the job's central server is
+(:class:`sio.workers.filetracker.server.NodeCacheServer`) for the job's central server is
 registered and alive on the node.  When none is — a node where no system
 service runs ``sio-run-filetracker`` — the task creates a detached actor
 pinned to its node (``get_if_exists`` makes it one actor however many tasks
@@ -23,7 +23,7 @@ import time
 import ray
 
 from sio.workers import ft, stats
-from sio.workers.ftcache import AlreadyRunning, NodeCacheServer
+from sio.workers.filetracker.server import AlreadyRunning, NodeCacheServer
 from sio_ray import metrics
 from sio_ray.registry import NAMESPACE
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from sio.demo.central import CentralServer
 from sio.workers import ft
-from sio.workers.ftserver import CentralServer
 
 BIN = Path(sys.executable).parent
 
@@ -80,7 +80,7 @@ def _guarded_classes() -> list[type]:
 
     import requests
 
-    from sio.workers.ftclient import FiletrackerClient
+    from sio.workers.filetracker.client import FiletrackerClient
     return [http.server.BaseHTTPRequestHandler, http.server.SimpleHTTPRequestHandler,
             socketserver.BaseServer, requests.Session, FiletrackerClient]
 
@@ -117,11 +117,9 @@ def node_state(tmp_path, monkeypatch):
     monkeypatch.delenv('FILETRACKER_URL', raising=False)
     monkeypatch.delenv('SIO_SANDBOXES_URL', raising=False)
     monkeypatch.setenv('FILETRACKER_DIR', str(tmp_path / 'local-ft-store'))
-    ft._clients.clear()
-    ft._local.__dict__.clear()
+    ft.reset()
     yield
-    ft._clients.clear()
-    ft._local.__dict__.clear()
+    ft.reset()
 
 
 def start_together(procs: list) -> None:

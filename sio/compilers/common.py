@@ -309,7 +309,7 @@ class Compiler:
 
 def _fetch_path(environ: dict, path: str, box: Path, name: str | None = None) -> str:
     """Download ``path`` into the box (as ``name``, default its basename); its name there."""
-    name = name or os.path.basename(path.rsplit('@', 1)[0] if '@' in path else path)
+    name = name or os.path.basename(ft.unversioned(path))
     if not name or name in ('.', '..'):
         raise ValueError(f'cannot name the file downloaded from {path!r}')
     ft.download_path(environ, path, str(box / name), add_to_cache=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sio.compilers.common import Compiler
 from sio.executors.runners import java_runtime
+from sio.workers import ft
 
 COMPILERS = {'system-java': None, 'java1_8': 'compiler-java.1_8',
              'default-java': 'compiler-java.1_8', 'java': 'compiler-java.1_8'}
@@ -42,7 +43,7 @@ class JavaCompiler(Compiler):
 def run(environ: dict) -> dict:
     """Compile a Java source into a jar."""
     name = environ.get('problem_short_name') or \
-        Path(str(environ.get('source_file', 'a')).rsplit('@', 1)[0]).stem
+        Path(ft.unversioned(str(environ.get('source_file', 'a')))).stem
     if not name.isidentifier():
         raise ValueError(f'Java class name {name!r} (from problem_short_name or source_file) '
                          'is not a valid identifier')

@@ -29,7 +29,7 @@ import os
 import sys
 
 from sio.compilers import common
-from sio.workers import plugins, settings
+from sio.workers import ft, plugins, settings
 from sio.workers.executors import Limits
 from sio.workers.requirements import Requirements, kib_to_mib
 from sio.workers.results import OK, SUCCESS
@@ -40,7 +40,7 @@ def compiler_name(environ: dict) -> str:
     if environ.get('compiler'):
         return str(environ['compiler'])
     source = str(environ.get('source_file', ''))
-    extension = os.path.splitext(source.rsplit('@', 1)[0])[1].lstrip('.').lower()
+    extension = os.path.splitext(ft.unversioned(source))[1].lstrip('.').lower()
     if not extension:
         raise ValueError("environ['compiler'] is missing and environ['source_file'] has no "
                          'extension to choose a default compiler by')

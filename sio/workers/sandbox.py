@@ -21,8 +21,6 @@ Administrators publish their own with ``sio-publish-sandbox DIR``.
 from __future__ import annotations
 
 import argparse
-import email.utils
-import fcntl
 import os
 import stat
 import sys
@@ -34,8 +32,11 @@ import weakref
 from pathlib import Path
 
 import requests
+from filetracker.utils import split_name
 
 from sio.workers import ft, settings
+from sio.workers.filetracker.protocol import parse_http_date
+from sio.workers.filetracker.store import FileLock
 from sio.workers.util import rmtree
 
 __all__ = ['Sandbox', 'SandboxError', 'get_sandbox', 'publish_sandbox']
@@ -79,7 +80,7 @@ class Sandbox:
         self.path = str(self.basedir / name)
         self._mutex = threading.Lock()
         self._in_context = 0
-        self._lock_fd: int | None = None
+        self._lock: FileLock | None = None
 
     def __repr__(self) -> str:
         return f'Sandbox({self.name!r}, basedir={str(self.basedir)!r})'
@@ -98,27 +99,26 @@ class Sandbox:
     def __exit__(self, *exc_info) -> None:
         with self._mutex:
             self._in_context -= 1
-            if self._in_context == 0 and self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+            if self._in_context == 0 and self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     # -- install -----------------------------------------------------------
 
     def _get(self) -> None:
         """Install or update the sandbox when needed; keep a shared lock on it."""
-        self.basedir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.basedir / f'{self.name}.lock', os.O_RDWR | os.O_CREAT, 0o644)
+        lock = FileLock(self.basedir / f'{self.name}.lock', mode=0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH)
+            lock.acquire(exclusive=False)
             if self._needs_install():
-                fcntl.flock(fd, fcntl.LOCK_EX)  # waits until no process uses it
+                lock.acquire(exclusive=True)  # waits until no process uses it
                 if self._needs_install():
                     self._install()
-                fcntl.flock(fd, fcntl.LOCK_SH)
+                lock.acquire(exclusive=False)
         except BaseException:
-            os.close(fd)
+            lock.release()
             raise
-        self._lock_fd = fd
+        self._lock = lock
 
     def installed_version(self) -> str | None:
         """The version of the unpacked copy, or None when not installed."""
@@ -172,7 +172,7 @@ class Sandbox:
         """Fetch the tarball into ``archive``; return its version."""
         try:
             name = ft.instance().get_file(ft_path(self.name), archive, add_to_cache=False)
-            return name.rsplit('@', 1)[1]
+            return str(split_name(name)[1])
         except Exception as ft_error:
             url = settings.SANDBOXES_URL.get()
             if not url:
@@ -236,7 +236,7 @@ def _http_version(response: requests.Response, ft_error: Exception) -> str:
     modified = response.headers.get('last-modified')
     if not modified:
         raise SandboxError(f'no Last-Modified from {response.url} (filetracker: {ft_error})')
-    return str(int(email.utils.mktime_tz(email.utils.parsedate_tz(modified))))
+    return str(parse_http_date(modified))
 
 
 _sandboxes: weakref.WeakValueDictionary = weakref.WeakValueDictionary()

@@ -17,7 +17,7 @@ import pytest
 import ray
 
 import sio_ray
-from sio.workers.ftclient import FiletrackerClient
+from sio.workers.filetracker.client import FiletrackerClient
 from sio.workers.runner import run as run_in_process
 from sio_ray import bounds, registry
 from tests.cluster.conftest import (alive, assert_no_task_submitted, descendants, tasks_named,

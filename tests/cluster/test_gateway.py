@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import ray
 
-from sio.workers.ftclient import FiletrackerClient
+from sio.workers.filetracker.client import FiletrackerClient
 from tests.cluster.conftest import wait_until
 
 BIN = Path(sys.executable).parent

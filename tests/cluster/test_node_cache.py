@@ -11,8 +11,9 @@ import ray
 from ray.cluster_utils import Cluster
 
 import sio_ray
-from sio.workers.ftclient import NODE_CACHE_FILE, FiletrackerClient
-from sio.workers.ftserver import CentralServer
+from sio.demo.central import CentralServer
+from sio.workers.filetracker.client import FiletrackerClient
+from sio.workers.filetracker.registry import REGISTRY_FILE
 from sio_ray import nodecache, tags
 from tests.cluster.conftest import head_args, scrape_metrics
 from tests.conftest import transfers, unique
@@ -54,7 +55,7 @@ def exec_jobs(ft_server, origin, programs, request, tmp_path, tag, count):
 def registered(cache_dir, remote_url):
     from sio.workers.ft import cache_dir_for
     name = cache_dir_for(remote_url).name
-    return json.loads((cache_dir / name / NODE_CACHE_FILE).read_text())
+    return json.loads((cache_dir / name / REGISTRY_FILE).read_text())
 
 
 def test_twenty_jobs_reading_one_input_make_one_central_get_per_node(
@@ -115,7 +116,7 @@ def test_a_node_cache_that_cannot_start_is_named_in_the_result(cluster, request,
     from sio.workers.ft import cache_dir_for
     with CentralServer.start(tmp_path / 'central') as central:
         for cache in caches.values():  # where the server registers, something it cannot replace
-            (cache / cache_dir_for(central.url).name / NODE_CACHE_FILE).mkdir(parents=True)
+            (cache / cache_dir_for(central.url).name / REGISTRY_FILE).mkdir(parents=True)
         origin = FiletrackerClient(central.url, tmp_path / 'oioioi-cache')
         (tmp_path / 'in').write_bytes(b'fetched by the job itself\n')
         in_file = origin.put_file(unique(request, 'in'), tmp_path / 'in', to_local_store=False)

@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from sio.workers.ftclient import FiletrackerClient
+from sio.workers.filetracker.client import FiletrackerClient
 from sio.workers.runner import run
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from sio.compilers import common
-from sio.workers.ftclient import FiletrackerError
+from sio.workers.ft import FiletrackerError
 from sio.workers.runner import run
 from tests.integration.conftest import job
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sio.workers.ftserver import CentralServer
+from sio.demo.central import CentralServer
 from sio.workers.runner import run
 from sio.workers.sandbox import publish_sandbox
 from tests.integration.conftest import job
@@ -274,7 +274,7 @@ def test_toolchain_from_a_published_sandbox(tmp_path, programs, monkeypatch, req
         publish_sandbox(tmp_path / 'compiler-gcc.12_2_0', url=server.url)
         client_src = tmp_path / 'simple.c'
         client_src.write_text('int main(void) { return 0; }\n')
-        from sio.workers.ftclient import FiletrackerClient
+        from sio.workers.filetracker.client import FiletrackerClient
         source = FiletrackerClient(server.url, tmp_path / 'c').put_file('/s.c', client_src)
         r = job(server, job_type='compile', source_file=source, compiler='gcc12_2_0_c17',
                 out_file='/out')
@@ -321,7 +321,7 @@ def gcc_sandbox(tmp_path_factory):
 
 def _compile_probe(server, compiler, out='/probe-exe', source=SOURCES / 'toolchain_probe.c',
                    args=(f'-DHOST_ONLY="{HOST_ONLY}"',), **extra):
-    from sio.workers.ftclient import FiletrackerClient
+    from sio.workers.filetracker.client import FiletrackerClient
     with tempfile.TemporaryDirectory() as cache:  # (a client needs one; nothing stays)
         client = FiletrackerClient(server.url, Path(cache))
         source = client.put_file(f'/probe-{uuid.uuid4().hex}.c', source, to_local_store=False)
@@ -331,7 +331,7 @@ def _compile_probe(server, compiler, out='/probe-exe', source=SOURCES / 'toolcha
 
 
 def _run_probe(server, compiled, tmp_path) -> str:
-    from sio.workers.ftclient import FiletrackerClient
+    from sio.workers.filetracker.client import FiletrackerClient
     client = FiletrackerClient(server.url, tmp_path / 'probe-client')
     (tmp_path / 'empty').write_text('')
     r = job(server, job_type='exec', exe_file=compiled['out_file'], exec_info=compiled['exec_info'],

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 import sio.workers
+from sio.demo.central import CentralServer, free_port
 from sio.workers import ft
-from sio.workers.ftclient import READ_TIMEOUT, FiletrackerClient, FiletrackerError, is_missing
-from sio.workers.ftserver import CentralServer, free_port
+from sio.workers.filetracker.client import READ_TIMEOUT, FiletrackerClient
+from sio.workers.filetracker.protocol import FiletrackerError, is_missing
 from sio.workers.runner import run
 from sio.workers.util import TemporaryCwd
 from tests.conftest import put, start_together, transfers, unique

@@ -20,10 +20,11 @@ import pytest
 import requests
 from filetracker.client import Client, FiletrackerError
 
+from sio.demo.central import CentralServer, free_port
 from sio.workers import ft, stats
-from sio.workers.ftcache import AlreadyRunning, NodeCacheServer
-from sio.workers.ftclient import NODE_CACHE_FILE, FiletrackerClient
-from sio.workers.ftserver import CentralServer, free_port
+from sio.workers.filetracker.client import FiletrackerClient
+from sio.workers.filetracker.registry import REGISTRY_FILE
+from sio.workers.filetracker.server import AlreadyRunning, NodeCacheServer
 from tests.conftest import put, requests_for, start_together, transfers, unique
 
 
@@ -357,11 +358,11 @@ def test_a_file_that_fails_its_checks_is_not_cached(lying_central):
 def test_one_live_server_per_cache_on_loopback(ft_server):
     with NodeCacheServer(ft_server.url) as node:
         assert node.server_address[0] == '127.0.0.1'
-        assert json.loads(node.registry.read_text())['url'] == node.url
+        assert json.loads(node.registry.path.read_text())['url'] == node.url
         assert ft.node_cache_url(ft_server.url) == node.url
         with pytest.raises(AlreadyRunning, match=node.url):
             NodeCacheServer(ft_server.url).start()
-    assert not node.registry.exists()
+    assert not node.registry.path.exists()
     assert ft.node_cache_url(ft_server.url) is None
 
 
@@ -377,10 +378,10 @@ def _kill_and_wait(pid: int, signum: int) -> None:
 
 
 def _stop(url: str, cache_dir: Path) -> None:
-    pid = json.loads((cache_dir / NODE_CACHE_FILE).read_text())['pid']
+    pid = json.loads((cache_dir / REGISTRY_FILE).read_text())['pid']
     assert requests.get(url + '/stats').json()['pid'] == pid
     _kill_and_wait(pid, signal.SIGTERM)
-    assert not (cache_dir / NODE_CACHE_FILE).exists()  # unregistered on its way out
+    assert not (cache_dir / REGISTRY_FILE).exists()  # unregistered on its way out
 
 
 def test_launch_filetracker_server_starts_one_in_the_background(ft_server, origin, request,
@@ -412,15 +413,15 @@ def test_launch_filetracker_server_starts_one_in_the_background(ft_server, origi
 def test_jobs_fetch_directly_when_the_node_server_is_gone(ft_server, origin, request, tmp_path):
     cache_dir = ft.cache_dir_for(ft_server.url)
     url = ft.launch_filetracker_server(ft_server.url)
-    pid = json.loads((cache_dir / NODE_CACHE_FILE).read_text())['pid']
+    pid = json.loads((cache_dir / REGISTRY_FILE).read_text())['pid']
     _kill_and_wait(pid, signal.SIGKILL)  # the registry stays behind, naming a dead process
-    assert (cache_dir / NODE_CACHE_FILE).exists()
+    assert (cache_dir / REGISTRY_FILE).exists()
     assert ft.node_cache_url(ft_server.url) is None
     name = put(origin, request, tmp_path, 'a', b'direct')
     job = FiletrackerClient(ft_server.url, cache_dir)
     assert job.get_file(name, tmp_path / 'a') == name
     # Registered and alive but not answering (the port is closed): bypassed too.
-    (cache_dir / NODE_CACHE_FILE).write_text(json.dumps(
+    (cache_dir / REGISTRY_FILE).write_text(json.dumps(
         {'url': f'http://127.0.0.1:{free_port()}', 'pid': os.getpid(), 'remote_url': ft_server.url}))
     name = put(origin, request, tmp_path, 'b', b'direct again')
     job = FiletrackerClient(ft_server.url, cache_dir)
@@ -431,7 +432,7 @@ def test_jobs_fetch_directly_when_the_node_server_is_gone(ft_server, origin, req
     with socket.socket() as hung:
         hung.bind(('127.0.0.1', 0))
         hung.listen()
-        (cache_dir / NODE_CACHE_FILE).write_text(json.dumps(
+        (cache_dir / REGISTRY_FILE).write_text(json.dumps(
             {'url': f'http://127.0.0.1:{hung.getsockname()[1]}', 'pid': os.getpid(),
              'remote_url': ft_server.url}))
         name = put(origin, request, tmp_path, 'c', b'after a hung node cache')

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sio.workers import ft
-from sio.workers.ftclient import FiletrackerClient
+from sio.workers.filetracker.client import FiletrackerClient
 from sio.workers.sandbox import Sandbox, SandboxError, get_sandbox, publish_sandbox
 from tests.conftest import settled_log, start_together
 
@@ -209,7 +209,7 @@ def test_bad_archives_are_rejected_and_the_counter_restored(ft_server, tmp_path,
     with pytest.raises(SandboxError, match=f'no top-level directory {name}/'):
         with sandbox:
             pass
-    assert sandbox._in_context == 0 and sandbox._lock_fd is None
+    assert sandbox._in_context == 0 and sandbox._lock is None
     # A member escaping the base directory.
     evil = tmp_path / 'evil.tar.gz'
     with tarfile.open(evil, 'w:gz') as tar:

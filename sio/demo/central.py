@@ -1,6 +1,7 @@
-"""Start and stop a central, stock ``filetracker-server`` on a loopback port.
+"""A central, stock ``filetracker-server`` on a loopback port, for demos and tests.
 
-Used by the demo and the tests (in production OIOIOI runs the central server)::
+In production OIOIOI runs the central server; the demos, the tests and the
+benchmarks start their own::
 
     with CentralServer.start(Path('/tmp/ft')) as server:
         run({'job_type': 'ping', 'ping': 1, 'filetracker_url': server.url})
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from sio.workers.ftclient import FiletrackerClient
+from sio.workers.filetracker.client import FiletrackerClient
 
 _CANARY = '/.sio-canary'
 

@@ -21,35 +21,31 @@ works against it:
 * ``GET /stats``: hit, miss, stale and byte counters (JSON; not part of
   filetracker's protocol).
 
-Its store is the node's shared cache directory
-(:func:`sio.workers.ft.cache_dir_for`), the one every job's
-:class:`~sio.workers.ftclient.FiletrackerClient` reads: a job reads a cached
-versioned file straight from it (no request at all) and sends only its misses
-here.  The server registers itself in that directory (``node-cache.json``);
-at most one live server is registered per directory.  It binds to loopback
-unless told otherwise, and keeps the cache within ``max_bytes`` by evicting
-the least recently used files.
+Its store is the node's shared store for the central server
+(:func:`~sio.workers.filetracker.store.cache_dir_for`), the one every job's
+:class:`~sio.workers.filetracker.client.FiletrackerClient` reads: a job reads a
+cached versioned file straight from it (no request at all) and sends only its
+misses here.  The server registers itself there
+(:mod:`~sio.workers.filetracker.registry`); at most one live server is
+registered per store.  It binds to loopback unless told otherwise, and keeps
+the store within ``max_bytes`` by evicting the least recently used files.
 
-:func:`sio.workers.ft.launch_filetracker_server` and ``sio-run-filetracker``
-start one in the background unless one runs (``cluster.yaml`` does so on every
-node); ``sio-run-filetracker --foreground`` is the server itself (for a
-system service); ``sio_ray`` runs one per node as a Ray actor where none runs.
+:func:`~sio.workers.filetracker.cli.launch_filetracker_server` and
+``sio-run-filetracker`` start one in the background unless one runs
+(``cluster.yaml`` does so on every node); ``sio-run-filetracker --foreground``
+is the server itself (for a system service); ``sio_ray`` runs one per node as
+a Ray actor where none runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import email.utils
-import fcntl
 import gzip
 import hashlib
 import json
 import logging
 import os
-import re
 import shutil
-import signal
 import socket
 import sys
 import tempfile
@@ -62,26 +58,19 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from filetracker.utils import check_name, split_name, versioned_name
 
 from sio.workers import stats
-from sio.workers.ftclient import (
-    NODE_CACHE_FILE, FiletrackerClient, FiletrackerError, UploadIgnored, is_missing,
-)
-from sio.workers.util import pid_alive
+from sio.workers.filetracker import protocol
+from sio.workers.filetracker.client import FiletrackerClient
+from sio.workers.filetracker.protocol import FiletrackerError, UploadIgnored
+from sio.workers.filetracker.registry import AlreadyRunning, Registry
+from sio.workers.filetracker.store import cache_dir_for
 
-__all__ = ['NodeCacheServer', 'AlreadyRunning', 'parse_size', 'main']
+__all__ = ['NodeCacheServer', 'AlreadyRunning', 'parse_size', 'default_max_bytes']
 
 logger = logging.getLogger(__name__)
 
 #: The cache's default bound, unless ``$SIO_FT_CACHE_SIZE`` says otherwise.
 DEFAULT_MAX_BYTES = 10 << 30
 _CHUNK = 1 << 20
-
-
-class AlreadyRunning(RuntimeError):
-    """Another live node cache server is registered for the cache directory."""
-
-    def __init__(self, url: str):
-        super().__init__(f'a node cache server already runs for this cache at {url}')
-        self.url = url
 
 
 def parse_size(text: str) -> int:
@@ -104,17 +93,6 @@ def default_max_bytes() -> int:
     return parse_size(text) if text else DEFAULT_MAX_BYTES
 
 
-def _http_date(version: int) -> str:
-    return email.utils.formatdate(version, usegmt=True)
-
-
-def _parse_http_date(text: str) -> int:
-    parsed = email.utils.parsedate_tz(text)
-    if parsed is None:
-        raise ValueError(f'{text!r} is not a date')
-    return int(email.utils.mktime_tz(parsed))
-
-
 class _HttpError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -122,9 +100,10 @@ class _HttpError(Exception):
 
 
 def _error_for(exc: FiletrackerError) -> _HttpError:
-    """The answer to a client for a failure towards the central server."""
-    message = re.sub(r'^HTTP/\d+: ', '', ' '.join(str(exc).split()))[:500]
-    return _HttpError(404 if is_missing(exc) else 502, message)
+    """The answer to a client for a failure towards the central server: 404
+    for a missing file, 502 for anything else."""
+    message = exc.what if isinstance(exc, protocol.HTTPError) else str(exc)
+    return _HttpError(404 if protocol.is_missing(exc) else 502, ' '.join(message.split())[:500])
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -186,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not dates:
             return path
         try:
-            return versioned_name(path, _parse_http_date(dates[0]))
+            return versioned_name(path, protocol.parse_http_date(dates[0]))
         except ValueError as exc:
             raise _HttpError(400, f'bad last_modified: {exc}') from None
 
@@ -222,7 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
             size = os.fstat(f.fileno()).st_size
             self._send(200, headers={
                 'Content-Type': 'application/octet-stream', 'Content-Length': str(size),
-                'Logical-Size': str(size), 'Last-Modified': _http_date(version)})
+                'Logical-Size': str(size), 'Last-Modified': protocol.http_date(version)})
             if self.command == 'GET' and size:
                 self.wfile.flush()
                 self.connection.sendfile(f)
@@ -241,7 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _error_for(exc) from None
         self._send(200, headers={
             'Content-Type': 'application/octet-stream', 'Content-Length': str(size),
-            'Logical-Size': str(size), 'Last-Modified': _http_date(version)})
+            'Logical-Size': str(size), 'Last-Modified': protocol.http_date(version)})
 
     def _list(self, path, query):
         client = self.server.client
@@ -303,7 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
         if split_name(name)[1] is None:
             raise _HttpError(400, '"?last_modified=" is required')
         client = self.server.client
-        tmp = self._receive_upload(name, client._tmp_dir_for(path))
+        tmp = self._receive_upload(name, client.store.tmp_dir(path))
         try:
             stored = split_name(client.put_file(name, tmp))[1]
         except UploadIgnored as exc:
@@ -312,7 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _error_for(exc) from None
         finally:
             os.unlink(tmp)
-        self._send(200, headers={'Last-Modified': _http_date(stored)})
+        self._send(200, headers={'Last-Modified': protocol.http_date(stored)})
 
     def _delete_file(self, path, query):
         name = self._name(path, query)
@@ -326,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
 class NodeCacheServer(ThreadingHTTPServer):
     """A node cache server for the central server at ``remote_url``.
 
-    ``cache_dir`` defaults to the node's shared cache for that URL.  Use it as
+    ``cache_dir`` defaults to the node's shared store for that URL.  Use it as
     a context manager, or :meth:`start` and :meth:`close`.
     """
 
@@ -337,10 +316,10 @@ class NodeCacheServer(ThreadingHTTPServer):
                  trim_interval: float = 60.0):
         if not remote_url or not remote_url.startswith(('http://', 'https://')):
             raise ValueError(f'remote_url: {remote_url!r} is not an http(s) URL')
-        from sio.workers.ft import cache_dir_for
         super().__init__((host, port), _Handler)
         self.client = FiletrackerClient(remote_url, cache_dir or cache_dir_for(remote_url),
                                         use_node_cache=False)
+        self.registry = Registry(self.client.cache_dir)
         self.max_bytes = max_bytes if max_bytes is not None else default_max_bytes()
         self.trim_interval = trim_interval
         self.started = time.time()
@@ -352,10 +331,6 @@ class NodeCacheServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f'http://{host}:{port}'
 
-    @property
-    def registry(self) -> Path:
-        return self.client.cache_dir / NODE_CACHE_FILE
-
     def describe(self) -> dict:
         """Where it runs and what it did (``/stats``)."""
         return {'url': self.url, 'remote_url': self.client.remote_url, 'pid': os.getpid(),
@@ -366,7 +341,7 @@ class NodeCacheServer(ThreadingHTTPServer):
         """Register (unless another live server is registered: :class:`AlreadyRunning`)
         and serve in background threads."""
         try:
-            self._register()
+            self.registry.register(self.url, self.client.remote_url, self.started)
         except BaseException:
             self.server_close()
             raise
@@ -387,37 +362,20 @@ class NodeCacheServer(ThreadingHTTPServer):
         self.server_close()
         for thread in self._workers:
             thread.join(5)
-        with self._registry_lock():
-            with contextlib.suppress(OSError, ValueError):
-                if json.loads(self.registry.read_text()).get('url') == self.url:
-                    self.registry.unlink()
+        self.registry.unregister(self.url)
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away (e.g. one that stopped waiting) is not an error."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            logger.debug('%s went away', client_address)
+            return
+        super().handle_error(request, client_address)
 
     def __enter__(self) -> NodeCacheServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-    @contextlib.contextmanager
-    def _registry_lock(self):
-        fd = os.open(self.client.cache_dir / 'locks' / NODE_CACHE_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
-    def _register(self) -> None:
-        with self._registry_lock():
-            with contextlib.suppress(OSError, ValueError):
-                other = json.loads(self.registry.read_text())
-                if pid_alive(other.get('pid')) and other.get('url') != self.url:
-                    raise AlreadyRunning(other.get('url'))
-            info = {'url': self.url, 'pid': os.getpid(), 'remote_url': self.client.remote_url,
-                    'started': self.started}
-            tmp = self.registry.with_name(f'.{NODE_CACHE_FILE}.{os.getpid()}')
-            tmp.write_text(json.dumps(info))
-            os.replace(tmp, self.registry)
 
     def _keep_within_bound(self) -> None:
         """Evict least-recently-used files: every ``trim_interval`` seconds, and
@@ -436,63 +394,3 @@ class NodeCacheServer(ThreadingHTTPServer):
                 if freed:
                     logger.info('Evicted %d bytes from %s', freed, self.client.cache_dir)
                 fetched_at_trim, last_trim = fetched, time.monotonic()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``sio-run-filetracker``: make sure this node's cache server runs (as
-    :func:`sio.workers.ft.launch_filetracker_server` does) and print its URL;
-    with ``--foreground``, be that server until stopped (for a system service)."""
-    parser = argparse.ArgumentParser(
-        prog='sio-run-filetracker',
-        description="Start this node's filetracker cache server (pull-through, in front of "
-                    'the central filetracker server) unless it runs; print its URL.')
-    parser.add_argument('--url', default=os.environ.get('FILETRACKER_URL'),
-                        help='central filetracker URL (default: $FILETRACKER_URL)')
-    parser.add_argument('--listen', default='127.0.0.1', help='address to bind (default: 127.0.0.1)')
-    parser.add_argument('--port', type=int, default=0, help='port (default: any free one)')
-    parser.add_argument('--max-size', type=_size_argument, default=None,
-                        help='cache bound, e.g. 10G (default: $SIO_FT_CACHE_SIZE or 10G)')
-    parser.add_argument('--foreground', action='store_true',
-                        help='serve in this process until SIGTERM (exit status 3 if a server '
-                             'already runs for this cache)')
-    args = parser.parse_args(argv)
-    if not args.url:
-        parser.error('no central server: give --url or set FILETRACKER_URL')
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format='%(asctime)s %(levelname)s %(message)s')
-    if not args.foreground:
-        from sio.workers.ft import launch_filetracker_server
-        try:
-            print(launch_filetracker_server(args.url, args.max_size, listen=args.listen,
-                                            port=args.port), flush=True)
-        except (ValueError, RuntimeError) as exc:
-            parser.exit(1, f'sio-run-filetracker: {exc}\n')
-        return 0
-    try:
-        server = NodeCacheServer(args.url, None, args.listen, args.port, args.max_size)
-    except (ValueError, OSError) as exc:
-        parser.error(str(exc))
-    try:
-        server.start()
-    except AlreadyRunning as exc:
-        print(exc.url, flush=True)
-        logger.info('%s', exc)
-        return 3
-    print(server.url, flush=True)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
-    server.close()
-    return 0
-
-
-def _size_argument(text: str) -> int:
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-if __name__ == '__main__':
-    sys.exit(main())
