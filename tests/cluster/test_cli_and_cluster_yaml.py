@@ -1,5 +1,6 @@
 """The sio-ray command and cluster.yaml."""
 
+import glob
 import json
 import os
 import subprocess
@@ -8,9 +9,17 @@ from pathlib import Path
 
 import yaml
 
+from sio_ray import tags
+
 ROOT = Path(__file__).resolve().parents[2]
 SIO_RAY = str(Path(sys.executable).with_name('sio-ray'))
-ENV = {**os.environ, 'RAY_AUTH_MODE': 'disabled'}  # tests only
+
+
+def env() -> dict:
+    """The environment for sio-ray, taken when it starts: the session's
+    (temporary directories set after this module was imported), token auth
+    off (tests only)."""
+    return {**os.environ, 'RAY_AUTH_MODE': 'disabled'}
 
 
 def test_submit_round_trip_and_exit_status(tmp_path):
@@ -18,7 +27,7 @@ def test_submit_round_trip_and_exit_status(tmp_path):
     jobs.write_text('\n'.join(json.dumps(j) for j in [
         {'job_type': 'ping', 'ping': 1}, {'job_type': 'test-raise'}, {'job_type': 'ping', 'ping': 3}]))
     done = subprocess.run([SIO_RAY, 'submit', str(jobs), '--out', str(tmp_path / 'out.jsonl')],
-                          env=ENV, capture_output=True, text=True, timeout=180)
+                          env=env(), capture_output=True, text=True, timeout=180)
     assert done.returncode == 1, done.stderr  # one job failed
     results = [json.loads(line) for line in (tmp_path / 'out.jsonl').read_text().splitlines()]
     assert [r.get('pong') for r in results] == [1, None, 3]
@@ -32,7 +41,7 @@ def test_a_job_printing_on_stdout_leaves_submits_results_alone(tmp_path):
     jobs = tmp_path / 'jobs.jsonl'
     jobs.write_text('\n'.join(json.dumps({'job_type': 'test-echo', 'echo': i, 'print': 'NOISE-5678'})
                               for i in range(2)))
-    done = subprocess.run([SIO_RAY, 'submit', str(jobs)], env=ENV, capture_output=True,
+    done = subprocess.run([SIO_RAY, 'submit', str(jobs)], env=env(), capture_output=True,
                           text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     results = [json.loads(line) for line in done.stdout.splitlines()]
@@ -44,37 +53,59 @@ def test_a_job_printing_on_stdout_leaves_submits_results_alone(tmp_path):
 def test_submit_rejects_bad_input_before_running_anything(tmp_path):
     jobs = tmp_path / 'jobs.jsonl'
     jobs.write_text('{"job_type": "ping", "ping": 1}\n{"job_type": \n')
-    done = subprocess.run([SIO_RAY, 'submit', str(jobs)], env=ENV, capture_output=True,
+    done = subprocess.run([SIO_RAY, 'submit', str(jobs)], env=env(), capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and 'line 2: environ: invalid JSON' in done.stderr
 
 
-def test_cluster_yaml_passes_rays_own_validation():
+def test_cluster_files_pass_rays_own_validation():
     from ray.autoscaler._private.util import prepare_config, validate_config
-    config = yaml.safe_load((ROOT / 'cluster.yaml').read_text())
-    validate_config(prepare_config(config))
-    starts = ' '.join(config['worker_start_ray_commands'])
-    assert 'RAY_AUTH_MODE=token' in starts and 'sio-ray node-args' in starts
+    autoscaling = yaml.safe_load((ROOT / 'cluster.yaml').read_text())
+    onprem = yaml.safe_load((ROOT / 'cluster-onprem.yaml').read_text())
+    for config in (autoscaling, onprem):
+        validate_config(prepare_config(config))
+        starts = ' '.join(config['worker_start_ray_commands'])
+        assert 'RAY_AUTH_MODE=token' in starts and '$(~/sio-ray/.venv/bin/sio-ray node-args)' in starts
+    # The autoscaling judges: a node type with tags, bounds and an idle timeout.
+    judge = autoscaling['available_node_types']['judge']
+    assert judge['labels'][tags.SANDBOX] == 'true' and judge['resources']['CPU'] > 0
+    assert judge['min_workers'] == 0 < judge['max_workers']
+    assert autoscaling['idle_timeout_minutes'] > 0
+    head = autoscaling['available_node_types'][autoscaling['head_node_type']]
+    assert head['resources'] == {'CPU': 0}  # the head runs no jobs
+    # The fixed layout runs the very same commands.
+    for key in ('setup_commands', 'head_start_ray_commands', 'worker_start_ray_commands',
+                'file_mounts'):
+        assert onprem[key] == autoscaling[key], key
 
 
-def test_node_tags_for_ray_start_come_from_a_real_probe():
+def test_node_tags_for_ray_start_come_from_a_real_probe_and_survive_the_shell():
     done = subprocess.run([SIO_RAY, 'node-args'], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     assert '--labels=sio-sandbox=true,sio-instructions=' in done.stdout
-    assert '''--resources='{"node_slot":1}\'''' in done.stdout
+    # As cluster.yaml uses them: `ray start ... $(sio-ray node-args)`.  The
+    # shell splits a command substitution into words and removes no quotes.
+    words = subprocess.run(['bash', '-c', f'printf "%s\\n" $({SIO_RAY} node-args)'],
+                           capture_output=True, text=True, timeout=60).stdout.splitlines()
+    resources = [w.removeprefix('--resources=') for w in words if w.startswith('--resources=')]
+    assert [json.loads(r) for r in resources] == [tags.node_resources()], words
 
 
 def test_status_lists_tagged_nodes_and_the_dashboard():
-    done = subprocess.run([SIO_RAY, 'status'], env=ENV, capture_output=True, text=True,
-                          timeout=180)
+    status = subprocess.Popen([SIO_RAY, 'status'], env=env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    stdout, stderr = status.communicate(timeout=180)
+    done = subprocess.CompletedProcess(status.args, status.returncode, stdout, stderr)
     assert done.returncode == 0, done.stderr
+    # The local Ray it started kept its session in the test session's directory.
+    assert glob.glob(f"{os.environ['RAY_TMPDIR']}/ray/session_*_{status.pid}")
     assert 'sandbox' in done.stdout and 'dashboard: http://127.0.0.1:' in done.stdout
     node_line = done.stdout.splitlines()[1]
     assert ' True ' in node_line and ' true ' in node_line
 
 
 def test_ray_demo_judges_the_samples():
-    done = subprocess.run([SIO_RAY, 'demo'], env=ENV, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([SIO_RAY, 'demo'], env=env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert 'too slow     OK       TLE' in done.stdout
     assert 'Ray dashboard: http://127.0.0.1:' in done.stdout
@@ -90,7 +121,7 @@ def test_submit_with_a_batch_id_does_not_rerun_finished_jobs(tmp_path):
         out = tmp_path / f'out{attempt}.jsonl'
         done = subprocess.run([SIO_RAY, 'submit', str(jobs), '--batch', 'b1', '--journal-dir',
                                str(tmp_path / 'journals'), '--out', str(out)],
-                              env=ENV, capture_output=True, text=True, timeout=180)
+                              env=env(), capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stderr
         outputs.append(out.read_text())
     assert outputs[0] == outputs[1]  # the same 'started' stamps: nothing ran twice
