@@ -43,8 +43,8 @@ def bytes_job(environ):
 
 def cwd_job(environ):
     """Records its working directory, writes a file there and reads it back;
-    in between, with ``arrive`` and ``wait_for``, meets other jobs as
-    ``test-wait`` does (so that they all run at once)."""
+    in between, with ``arrive`` and ``wait_for``, it announces itself and
+    waits for files as ``test-wait`` does (a test can hold it there)."""
     with open('marker', 'w') as f:
         f.write(environ.get('tag', ''))
     if environ.get('arrive') or environ.get('wait_for'):
