@@ -33,7 +33,10 @@ def node_resources() -> dict[str, float]:
 
 
 def ray_start_arguments() -> list[str]:
-    """``ray start`` arguments that tag this node (for ``cluster.yaml`` start commands)."""
+    """``ray start`` arguments that tag this node, for ``cluster.yaml``'s start
+    commands: ``ray start ... $(sio-ray node-args)``.  Each is one word that
+    needs no quoting (no spaces, quotes or glob characters): the shell splits
+    a command substitution into words but removes no quotes from it."""
     labels = ','.join(f'{k}={v}' for k, v in node_labels().items())
     resources = json.dumps(node_resources(), separators=(',', ':'))
-    return [f'--labels={labels}', f"--resources='{resources}'"]
+    return [f'--labels={labels}', f'--resources={resources}']

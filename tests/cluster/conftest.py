@@ -199,15 +199,19 @@ class RayProcesses:
         return done
 
     def pids(self) -> set[int]:
+        """The processes of this directory: named in their command line or
+        environment (what the commands started, and what those started)."""
         from pathlib import Path
         mine = set()
         for entry in Path('/proc').iterdir():
-            if entry.name.isdigit():
-                try:
-                    if self.dir.encode() in (entry / 'cmdline').read_bytes():
-                        mine.add(int(entry.name))
-                except OSError:
-                    pass
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                for part in ('cmdline', 'environ'):
+                    try:
+                        if self.dir.encode() in (entry / part).read_bytes():
+                            mine.add(int(entry.name))
+                            break
+                    except OSError:
+                        pass
         for pid in list(mine):
             mine |= set(descendants(pid))
         return mine

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from sio_ray import tags
+
 ROOT = Path(__file__).resolve().parents[2]
 SIO_RAY = str(Path(sys.executable).with_name('sio-ray'))
 
@@ -56,19 +58,37 @@ def test_submit_rejects_bad_input_before_running_anything(tmp_path):
     assert done.returncode == 2 and 'line 2: environ: invalid JSON' in done.stderr
 
 
-def test_cluster_yaml_passes_rays_own_validation():
+def test_cluster_files_pass_rays_own_validation():
     from ray.autoscaler._private.util import prepare_config, validate_config
-    config = yaml.safe_load((ROOT / 'cluster.yaml').read_text())
-    validate_config(prepare_config(config))
-    starts = ' '.join(config['worker_start_ray_commands'])
-    assert 'RAY_AUTH_MODE=token' in starts and 'sio-ray node-args' in starts
+    autoscaling = yaml.safe_load((ROOT / 'cluster.yaml').read_text())
+    onprem = yaml.safe_load((ROOT / 'cluster-onprem.yaml').read_text())
+    for config in (autoscaling, onprem):
+        validate_config(prepare_config(config))
+        starts = ' '.join(config['worker_start_ray_commands'])
+        assert 'RAY_AUTH_MODE=token' in starts and '$(~/sio-ray/.venv/bin/sio-ray node-args)' in starts
+    # The autoscaling judges: a node type with tags, bounds and an idle timeout.
+    judge = autoscaling['available_node_types']['judge']
+    assert judge['labels'][tags.SANDBOX] == 'true' and judge['resources']['CPU'] > 0
+    assert judge['min_workers'] == 0 < judge['max_workers']
+    assert autoscaling['idle_timeout_minutes'] > 0
+    head = autoscaling['available_node_types'][autoscaling['head_node_type']]
+    assert head['resources'] == {'CPU': 0}  # the head runs no jobs
+    # The fixed layout runs the very same commands.
+    for key in ('setup_commands', 'head_start_ray_commands', 'worker_start_ray_commands',
+                'file_mounts'):
+        assert onprem[key] == autoscaling[key], key
 
 
-def test_node_tags_for_ray_start_come_from_a_real_probe():
+def test_node_tags_for_ray_start_come_from_a_real_probe_and_survive_the_shell():
     done = subprocess.run([SIO_RAY, 'node-args'], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     assert '--labels=sio-sandbox=true,sio-instructions=' in done.stdout
-    assert '''--resources='{"node_slot":1}\'''' in done.stdout
+    # As cluster.yaml uses them: `ray start ... $(sio-ray node-args)`.  The
+    # shell splits a command substitution into words and removes no quotes.
+    words = subprocess.run(['bash', '-c', f'printf "%s\\n" $({SIO_RAY} node-args)'],
+                           capture_output=True, text=True, timeout=60).stdout.splitlines()
+    resources = [w.removeprefix('--resources=') for w in words if w.startswith('--resources=')]
+    assert [json.loads(r) for r in resources] == [tags.node_resources()], words
 
 
 def test_status_lists_tagged_nodes_and_the_dashboard():
