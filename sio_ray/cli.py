@@ -81,28 +81,27 @@ def cmd_status(args) -> int:
     import sio_ray
     from sio_ray import nodecache, registry, tags
     from sio_ray.connection import dashboard_url
-    sio_ray.connect(args.address)
+    session = sio_ray.connect(args.address)
     from ray._private.state import available_resources_per_node
     available = available_resources_per_node()
+    queues = registry.published_queues()
+    reserved = {node for q in queues for node in q.get('reserved', ())}
     print(f'{"node":<58} {"alive":<6} {"sandbox":<8} {"instr.":<7} {"CPUs used":<10} '
           f'{"memory":<9} exclusive job')
-    for node in ray.nodes():
-        labels = node.get('Labels') or {}
-        total = node.get('Resources') or {}
-        cpus = total.get('CPU', 0)
+    for node in session.dispatcher.nodes():
+        cpus = node.resources.get('CPU', 0)
         # Ray leaves out a resource that is all taken.
-        free = available.get(node['NodeID'], {'CPU': cpus, tags.NODE_SLOT: 1})
-        busy = cpus - free.get('CPU', 0) if node.get('Alive') else 0
-        exclusive = node.get('Alive') and total.get(tags.NODE_SLOT, 0) >= 1 and \
-            free.get(tags.NODE_SLOT, 0) < tags.ORDINARY_SLOT
+        free = available.get(node.node_id, {'CPU': cpus})
+        busy = cpus - free.get('CPU', 0) if node.alive else 0
         load = f'{busy:g}/{cpus:g}'
-        memory = f"{total.get('memory', 0) / 2**30:.1f} GiB"
-        print(f"{node['NodeID']:<58} {str(node.get('Alive')):<6} "
-              f"{labels.get(tags.SANDBOX, '-'):<8} {labels.get(tags.INSTRUCTIONS, '-'):<7} "
-              f"{load:<10} {memory:<9} {'running' if exclusive else '-'}")
+        memory = f"{node.resources.get('memory', 0) / 2**30:.1f} GiB"
+        mark = '' if node.tagged else '*'  # tags found by a probe
+        sandbox = node.tags.get(tags.SANDBOX, '?') + mark
+        instructions = node.tags.get(tags.INSTRUCTIONS, '?') + mark
+        print(f'{node.node_id:<58} {str(node.alive):<6} {sandbox:<8} {instructions:<7} '
+              f"{load:<10} {memory:<9} {'reserved' if node.node_id in reserved else '-'}")
     used = ray.cluster_resources().get('CPU', 0) - ray.available_resources().get('CPU', 0)
     print(f'cluster: {used:g} of {ray.cluster_resources().get("CPU", 0):g} CPUs busy')
-    queues = registry.published_queues()
     for q in queues:
         waiting = ', '.join(f'{n} at priority {p}' for p, n in q['queued'].items()) or 'none'
         print(f"driver {q['driver']} (pid {q['pid']} on {q['host']}): {q['in_flight']} in Ray "

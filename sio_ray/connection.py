@@ -18,6 +18,7 @@ refuses the driver for want of the right token, raises
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import socket
 import threading
@@ -36,6 +37,7 @@ LOOPBACK_VARIABLE = 'RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER'
 #: The dashboard port a local Ray takes when it is free (Ray's default).
 DASHBOARD_PORT = 8265
 
+logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _session: Session | None = None
 _hooked = False
@@ -79,12 +81,29 @@ def connect(address: str | None = None, **init_kwargs) -> Session:
                 raise
             owns = address == 'local'
         _session = Session(owns_ray=owns)
+        if not owns:
+            _report(_session)
         if not _hooked:
             # Runs before Ray's own exit hook (registered earlier): the dispatcher
             # thread must not touch Ray once it is shut down.
             atexit.register(_close_session)
             _hooked = True
         return _session
+
+
+def _report(session: Session) -> None:
+    """Say what the cluster this driver joined lacks for judging."""
+    from sio_ray import scheduling
+    try:
+        nodes = session.dispatcher.nodes()
+    except Exception:
+        logger.debug('could not look at the cluster', exc_info=True)
+        return
+    alive = [n for n in nodes if n.alive]
+    logger.info('sio_ray joined a Ray cluster of %d alive node(s), %g CPUs', len(alive),
+                sum(n.resources.get('CPU', 0) for n in alive))
+    for problem in scheduling.shortcomings(nodes):
+        logger.warning('sio_ray: %s', problem)
 
 
 def _close_session() -> None:

@@ -47,6 +47,8 @@ CANCELLED = 'the job was cancelled'
 SHUT_DOWN = 'Ray was shut down before the job finished'
 #: Seconds a snapshot of the cluster's nodes is used before it is taken again.
 SNAPSHOT_AGE = 1.0
+#: Seconds :meth:`Dispatcher.start_now` waits for probes of untagged nodes.
+PROBE_WAIT = 120.0
 
 
 class JobFuture(Future):
@@ -120,6 +122,9 @@ class Dispatcher:
         self._reserved: set[str] = set()  # nodes drained for exclusive jobs
         self._nodes: list[scheduling.Node] = []
         self._nodes_at = -SNAPSHOT_AGE
+        self._probed: dict[str, dict[str, str]] | None = None  # tags of untagged nodes
+        self._probing: dict[ray.ObjectRef, str] = {}  # probes in flight: node id
+        self._probe_wanted: set[str] = set()  # nodes start_now() waits to know
         self._policed_at = 0.0
         self._stopped = False
         self._published_at = 0.0
@@ -152,11 +157,24 @@ class Dispatcher:
         bound (past it, the task is cancelled: its reference raises
         ``TaskCancelledError``).  A job no node can run resolves to FAILURE."""
         nodes = self._snapshot(fresh=True)
-        options = scheduling.fitted({**prepared.options, **overrides}, nodes)
-        reason = scheduling.missing(options, nodes)
+        options = {**prepared.options, **overrides}
+        reason = scheduling.missing(scheduling.fitted(options, nodes), nodes)
         if reason is not None:
             return ray.put(failure(prepared.environ, _refused(prepared, reason)))
-        ref = run_job.options(**options).remote(prepared.environ)
+        placed = scheduling.place(options, prepared.exclusive, nodes)
+        deadline = time.monotonic() + PROBE_WAIT
+        while placed is None and time.monotonic() < deadline:  # untagged nodes: probe them
+            with self._lock:
+                self._probe_wanted.update(n.node_id for n in nodes if n.alive and not n.known)
+                self._lock.notify_all()
+                self._lock.wait(0.1)
+            nodes = self._snapshot(fresh=True)
+            placed = scheduling.place(options, prepared.exclusive, nodes)
+        if placed is None:
+            return ray.put(failure(prepared.environ, _refused(
+                prepared, scheduling.missing(options, [n for n in nodes if n.known])
+                or 'no node known to be able to run it')))
+        ref = run_job.options(**placed).remote(prepared.environ)
         with self._lock:
             self._watched[ref] = Job(prepared)
             self._lock.notify_all()
@@ -180,6 +198,10 @@ class Dispatcher:
         for ref, _ in stopping:
             ray.cancel(ref, force=False)
 
+    def nodes(self) -> list[scheduling.Node]:
+        """The cluster's nodes as the scheduler sees them (probed tags included)."""
+        return self._snapshot(fresh=True)
+
     @property
     def stopped(self) -> bool:
         return self._stopped or not self._thread.is_alive()
@@ -197,7 +219,8 @@ class Dispatcher:
     # -- the loop -----------------------------------------------------------
 
     def _busy(self) -> bool:
-        return bool(self._queue or self._inflight or self._watched or self._arrived)
+        return bool(self._queue or self._inflight or self._watched or self._arrived
+                    or self._probing or self._probe_wanted)
 
     def _loop(self) -> None:
         while True:
@@ -224,15 +247,72 @@ class Dispatcher:
         self._abandon(SHUT_DOWN)
 
     def _snapshot(self, fresh: bool = False) -> list[scheduling.Node]:
-        """The cluster's nodes (taken again when older than :data:`SNAPSHOT_AGE`)."""
+        """The cluster's nodes (taken again when older than :data:`SNAPSHOT_AGE`),
+        with the tags probed on untagged ones."""
         now = time.monotonic()
         if fresh or now - self._nodes_at > SNAPSHOT_AGE:
-            self._nodes = [scheduling.Node.from_ray(n) for n in ray.nodes()]
+            entries = ray.nodes()
+            if self._probed is None or any(
+                    e.get('Alive') and scheduling.TAG_KEY not in (e.get('Labels') or {})
+                    and e['NodeID'] not in self._probed for e in entries):
+                self._load_probed()
+            self._nodes = [scheduling.Node.from_ray(e, probed=self._probed.get(e['NodeID']))
+                           for e in entries]
             self._nodes_at = now
         return self._nodes
 
+    def _load_probed(self) -> None:
+        """What the cluster's registry knows of untagged nodes (probed by any driver)."""
+        try:
+            known = ray.get(registry.registry().node_tags.remote(), timeout=30)
+        except Exception:
+            logger.warning('the cluster registry did not answer', exc_info=True)
+            known = {}
+        self._probed = {**(self._probed or {}), **known}
+
+    def _probe(self, node_ids: list[str]) -> None:
+        """Find, once, what untagged nodes can do: a probe pinned to each."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        busy = set(self._probing.values())
+        for node_id in node_ids:
+            if node_id in busy or node_id in (self._probed or {}):
+                continue
+            logger.info('Node %s carries no sio tags: probing what it can do', node_id)
+            ref = registry.probe_node.options(
+                name=f'sio-probe:{node_id[:12]}',
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+            ).remote()
+            self._probing[ref] = node_id
+
+    def _probes_done(self) -> None:
+        if not self._probing:
+            return
+        done, _ = ray.wait(list(self._probing), num_returns=len(self._probing), timeout=0)
+        for ref in done:
+            node_id = self._probing.pop(ref)
+            try:
+                found = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                if not any(n.node_id == node_id and n.alive for n in self._snapshot(True)):
+                    continue  # the node is gone
+                logger.warning('The probe of node %s failed; taking it as unable to run '
+                               'isolated jobs: %s', node_id, exc)
+                found = {scheduling.TAG_KEY: 'false'}
+            logger.info('Node %s can do: %s', node_id, found)
+            self._probed[node_id] = found
+            try:
+                registry.registry().record_tags.remote(node_id, found)
+            except Exception:
+                logger.debug('probe not recorded in the registry', exc_info=True)
+            self._nodes_at = -SNAPSHOT_AGE  # plan with what was found
+
     def _dispatch(self) -> None:
         """Plan under the lock; hand the planned jobs to Ray outside it."""
+        self._probes_done()
+        with self._lock:
+            wanted, self._probe_wanted = self._probe_wanted, set()
+        if wanted:
+            self._probe(sorted(wanted))
         with self._lock:
             pending = bool(self._arrived) or \
                 (bool(self._queue) and len(self._inflight) < self.window)
@@ -245,6 +325,8 @@ class Dispatcher:
                                    self.window - len(self._inflight), arrived)
             self._handing = [d.job for d in plan.dispatch]
             queued = len(self._queue)
+        if plan.probe:
+            self._probe(plan.probe)
         for refusal in plan.refused:
             refusal.job.resolve(failure(refusal.job.environ,
                                         _refused(refusal.job.prepared, refusal.reason)), ran=False)
@@ -381,6 +463,7 @@ class Dispatcher:
                 return
             summary = {'queued': {str(k): v for k, v in self._queue.by_priority().items()},
                        'in_flight': len(self._inflight), 'window': self.window,
+                       'reserved': sorted(self._reserved),
                        'pid': os.getpid(), 'host': socket.gethostname(), 'updated': now}
             self._published_at, self._published_empty = now, empty
         try:

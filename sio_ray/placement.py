@@ -24,8 +24,12 @@ def task_options(environ: dict, req: Requirements | None = None) -> dict:
         'name': task_name(environ),
         'num_cpus': req.cpus,
         'memory': int(req.memory_mib * _MIB),
-        'resources': {tags.NODE_SLOT: 1.0 if req.exclusive else tags.ORDINARY_SLOT},
     }
+    # Only what Ray itself counts (CPUs, memory) goes into its resources, so
+    # that any node can run a job that needs no more: a node started without
+    # sio's tags is capacity too.  Capabilities are tags (labels, or a probe
+    # of an untagged node: sio_ray.scheduling); an exclusive job gets a whole
+    # node when it is placed.
     if req.isolated:
         options['label_selector'] = {tags.SANDBOX: 'true'}
     return options

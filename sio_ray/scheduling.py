@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 NODE_ID_LABEL = 'ray.io/node-id'
+#: The label that says a node carries sio's tags (:mod:`sio_ray.tags`).
+TAG_KEY = 'sio-sandbox'
 _MIB = 1 << 20
 
 
@@ -45,13 +47,33 @@ class Node:
     resources: Mapping[str, float] = field(default_factory=dict)
     #: Free resources, where known (the idlest node is drained first).
     free: Mapping[str, float] | None = None
+    #: The tags a probe found on a node that carries none as labels (None:
+    #: not probed).
+    probed: Mapping[str, str] | None = None
 
     @classmethod
-    def from_ray(cls, entry: dict, free: Mapping[str, float] | None = None) -> 'Node':
+    def from_ray(cls, entry: dict, free: Mapping[str, float] | None = None,
+                 probed: Mapping[str, str] | None = None) -> 'Node':
         """From one entry of ``ray.nodes()``."""
         return cls(node_id=entry['NodeID'], alive=bool(entry.get('Alive')),
                    labels=dict(entry.get('Labels') or {}),
-                   resources=dict(entry.get('Resources') or {}), free=free)
+                   resources=dict(entry.get('Resources') or {}), free=free, probed=probed)
+
+    @property
+    def tagged(self) -> bool:
+        """Whether the node carries sio's tags as Ray labels."""
+        return TAG_KEY in self.labels
+
+    @property
+    def known(self) -> bool:
+        """Whether what the node can do is known: from its labels or a probe."""
+        return self.tagged or self.probed is not None
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        """What the node can do: its labels, or what a probe found."""
+        return self.labels if self.tagged or self.probed is None else {**self.probed,
+                                                                          **self.labels}
 
 
 @dataclass
@@ -78,12 +100,16 @@ class Plan:
     refused: list[Refusal] = field(default_factory=list)
     #: Why the head of the queue waits (None when nothing waits for a node).
     waiting: str | None = None
+    #: Nodes whose tags are unknown (no labels, not probed): probe them.
+    probe: list[str] = field(default_factory=list)
 
 
-def has_labels(node: Node, selector: Mapping[str, str]) -> bool:
-    """Whether ``node`` carries every ``label: value`` of ``selector`` (the
-    node-id label is placement, not capability, and is not looked at)."""
-    return all(node.labels.get(key) == value for key, value in selector.items()
+def has_labels(node: Node, selector: Mapping[str, str], native: bool = False) -> bool:
+    """Whether ``node`` can do what ``selector`` asks (``label: value``; the
+    node-id label is placement, not capability, and is not looked at): by its
+    tags (labels or probed), or only by its Ray labels (``native``)."""
+    have = node.labels if native else node.tags
+    return all(have.get(key) == value for key, value in selector.items()
                if key != NODE_ID_LABEL)
 
 
@@ -93,11 +119,26 @@ def needs(options: Mapping) -> dict[str, float]:
             **(options.get('resources') or {})}
 
 
+def has_room(node: Node, options: Mapping) -> bool:
+    """Whether ``node`` (alive) has the resources a task with ``options`` asks for."""
+    return node.alive and all(node.resources.get(name, 0) >= amount
+                              for name, amount in needs(options).items() if amount)
+
+
 def can_run(node: Node, options: Mapping) -> bool:
-    """Whether ``node`` (alive) could ever run a task with ``options``."""
-    return node.alive and has_labels(node, options.get('label_selector') or {}) and \
-        all(node.resources.get(name, 0) >= amount for name, amount in needs(options).items()
-            if amount)
+    """Whether ``node`` (alive) is known to be able to run a task with ``options``."""
+    return has_room(node, options) and has_labels(node, options.get('label_selector') or {})
+
+
+def _asks_tags(options: Mapping) -> bool:
+    return any(key != NODE_ID_LABEL for key in options.get('label_selector') or {})
+
+
+def might_run(node: Node, options: Mapping) -> bool:
+    """Whether ``node`` can, or may once probed, run a task with ``options``."""
+    if not _asks_tags(options) or node.known:
+        return can_run(node, options)
+    return has_room(node, options)
 
 
 def fitted(options: dict, nodes: Sequence[Node]) -> dict:
@@ -111,27 +152,54 @@ def fitted(options: dict, nodes: Sequence[Node]) -> dict:
 
 def _amount(name: str, amount: float) -> str:
     if name == 'memory':
-        return f'memory {amount / _MIB:.0f} MiB'
-    return f'{name} {amount:g}'
+        return f'{amount / _MIB:.0f} MiB of memory'
+    if name == 'CPU':
+        return f'{amount:g} CPU' + ('s' if amount != 1 else '')
+    return f'{amount:g} {name}'
 
 
 def missing(options: Mapping, nodes: Sequence[Node]) -> str | None:
-    """Why no alive node can ever run a task with ``options``, or None if one can."""
+    """Why no alive node can ever run a task with ``options`` (and what to do
+    about it), or None if one can, or may once probed."""
     alive = [n for n in nodes if n.alive]
     if not alive:
-        return 'no alive Ray node'
+        return 'no alive Ray node: start one (`ray start --address=...`)'
+    if any(might_run(n, options) for n in alive):
+        return None
     selector = {k: v for k, v in (options.get('label_selector') or {}).items()
                 if k != NODE_ID_LABEL}
-    labelled = [n for n in alive if has_labels(n, selector)]
-    if not labelled:
+    roomy = [n for n in alive if has_room(n, options)]
+    if roomy and selector:
         wanted = ', '.join(f'{k}={v}' for k, v in selector.items())
-        return (f'no node with {wanted} (isolated sandbox unavailable; nodes get their tags '
-                'from `sio-ray node-args` at `ray start`, or from sio_ray.connect() starting '
-                'a local Ray)')
-    if any(can_run(n, options) for n in labelled):
-        return None
-    short = ', '.join(_amount(name, amount) for name, amount in needs(options).items())
-    return f'no node has the resources this job needs ({short})'
+        return (f'no node can do {wanted} (isolated sandbox unavailable, or the runtime '
+                'missing, on every node with room for the job); add a node where it works: '
+                'tagged by `ray start ... $(sio-ray node-args)`, or untagged (sio_ray '
+                'probes it)')
+    asked = {name: amount for name, amount in needs(options).items() if amount}
+    wants = ', '.join(_amount(name, amount) for name, amount in asked.items())
+    most = ', '.join(_amount(name, max(n.resources.get(name, 0) for n in alive))
+                     for name in asked)
+    return (f'no node has the resources this job needs ({wants}; the most any node has: '
+            f"{most}): lower the job's limits (memory: its *_mem_limit keys, in KiB) or add "
+            'a larger node')
+
+
+def shortcomings(nodes: Sequence[Node]) -> list[str]:
+    """What a cluster lacks for judging, in words (empty when nothing)."""
+    alive = [n for n in nodes if n.alive]
+    found = []
+    if not any(n.resources.get('CPU', 0) > 0 for n in alive):
+        found.append('no alive node has CPUs: no job can run until one joins')
+    untagged = [n for n in alive if not n.tagged and n.resources.get('CPU', 0) > 0]
+    if untagged:
+        found.append(f'{len(untagged)} of {len(alive)} nodes carry no sio tags (a plain `ray '
+                     'start`, or ray.init()): sio_ray probes each once before it gets isolated '
+                     'jobs; jobs without isolation run there anyway.  Tag nodes with '
+                     '`ray start ... $(sio-ray node-args)`')
+    if alive and all(n.known for n in alive) and \
+            not any(n.tags.get(TAG_KEY) == 'true' for n in alive):
+        found.append('no node can run isolated jobs (sio-sandbox=true): they will be refused')
+    return found
 
 
 def _idleness(node: Node) -> tuple:
@@ -161,8 +229,14 @@ def plan(queue, nodes: Sequence[Node], reserved: set[str], slots: int,
     added to it (the caller frees a node when its exclusive job ends).
     ``slots`` is how many more jobs Ray may get.  ``arrived`` are the jobs
     queued since the last plan: each is checked, once, against the cluster.
+
+    A job is placed on the nodes known to be able to run it: by their labels
+    where they carry sio's tags (a label selector, so Ray may use any such
+    node), otherwise by the nodes' ids (``ray.io/node-id: in(...)``, nodes
+    whose tags a probe found).
     """
-    result = Plan()
+    result = Plan(probe=[n.node_id for n in nodes
+                         if n.alive and not n.known and n.resources.get('CPU', 0) > 0])
     refused = []
     for job in arrived:
         reason = missing(fitted(job.options, nodes), nodes)
@@ -175,30 +249,74 @@ def plan(queue, nodes: Sequence[Node], reserved: set[str], slots: int,
     while queue and len(result.dispatch) < slots:
         job = queue.peek()
         options = fitted(job.options, nodes)
-        selector = dict(options.get('label_selector') or {})
         node = None
         if job.exclusive:
             node = exclusive_node(options, nodes, reserved)
             if node is None:
-                result.waiting = (f'an exclusive {_kind(job)} job waits for a node able to run '
-                                  'it to be free')
+                result.waiting = _why_waiting(job, options, nodes, reserved)
                 break
             reserved.add(node)
-            selector[NODE_ID_LABEL] = node
-        elif reserved:
-            # A task's selector is fixed when Ray gets it: one kept off the
-            # reserved nodes must have another node that can run it, or it
-            # would wait in Ray for good.  Otherwise it waits here.
-            if not any(n.node_id not in reserved and can_run(n, options) for n in nodes):
-                result.waiting = (f'a {_kind(job)} job waits: every node able to run it is '
-                                  'reserved for an exclusive job')
+            whole = next(n for n in nodes if n.node_id == node).resources.get('CPU', 1)
+            # Every CPU of the node: Ray starts it only once the node is empty.
+            options = {**options, 'num_cpus': whole, 'label_selector': {NODE_ID_LABEL: node}}
+        else:
+            eligible = [n for n in nodes if n.node_id not in reserved and can_run(n, options)]
+            if not eligible:
+                result.waiting = _why_waiting(job, options, nodes, reserved)
                 break
-            selector[NODE_ID_LABEL] = f"!in({','.join(sorted(reserved))})"
+            options = {**options, 'label_selector': _selector(options, eligible, reserved)}
+            if not options['label_selector']:
+                del options['label_selector']
         queue.pop()
-        if selector:
-            options = {**options, 'label_selector': selector}
         result.dispatch.append(Dispatch(job, options, node))
     return result
+
+
+def place(options: dict, exclusive: bool, nodes: Sequence[Node]) -> dict | None:
+    """Options for a task started at once (outside the queue), placed on the
+    nodes known able to run it (an exclusive one on the idlest, whole); None
+    when no such node is known."""
+    options = fitted(options, nodes)
+    if exclusive:
+        node = exclusive_node(options, nodes, ())
+        if node is None:
+            return None
+        whole = next(n for n in nodes if n.node_id == node).resources.get('CPU', 1)
+        return {**options, 'num_cpus': whole, 'label_selector': {NODE_ID_LABEL: node}}
+    eligible = [n for n in nodes if can_run(n, options)]
+    if not eligible:
+        return None
+    options = {**options, 'label_selector': _selector(options, eligible, set())}
+    if not options['label_selector']:
+        del options['label_selector']
+    return options
+
+
+def _selector(options: Mapping, eligible: Sequence[Node], reserved: set[str]) -> dict:
+    """The label selector that keeps a task on ``eligible`` nodes."""
+    wanted = {k: v for k, v in (options.get('label_selector') or {}).items()
+              if k != NODE_ID_LABEL}
+    if all(has_labels(n, wanted, native=True) for n in eligible):
+        # Every node able to run it says so in its labels: Ray may pick any
+        # of them (reserved ones excepted).
+        if reserved:
+            return {**wanted, NODE_ID_LABEL: f"!in({','.join(sorted(reserved))})"}
+        return wanted
+    # Some are known able only by a probe: name the nodes.
+    return {NODE_ID_LABEL: f"in({','.join(sorted(n.node_id for n in eligible))})"}
+
+
+def _why_waiting(job, options: Mapping, nodes: Sequence[Node], reserved: set[str]) -> str:
+    kind = f'{"an exclusive" if job.exclusive else "a"} {_kind(job)} job'
+    able = [n for n in nodes if can_run(n, options)]
+    if able and all(n.node_id in reserved for n in able):
+        return (f'{kind} waits: every node able to run it is reserved for an exclusive job'
+                if not job.exclusive else
+                f'{kind} waits for a node able to run it to be free')
+    unknown = [n for n in nodes if n.alive and not n.known and has_room(n, options)]
+    if unknown:
+        return f'{kind} waits for sio_ray to probe {len(unknown)} untagged node(s)'
+    return f'{kind} waits: no alive node can run it now ({missing(options, nodes) or "?"})'
 
 
 def _kind(job) -> str:

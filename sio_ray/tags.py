@@ -1,12 +1,17 @@
-"""Node tags: what a node can do for jobs, as Ray node labels and resources.
+"""Node tags: what a node can do for jobs, as Ray node labels.
 
 Tags are found by trying (:func:`sio.workers.isolation.probe.capabilities`)
-when the node's Ray starts, not configured by hand:
+when the node's Ray starts (``ray start ... $(sio-ray node-args)``), not
+configured by hand:
 
 * label ``sio-sandbox``: ``true`` where isolated boxes work;
-* label ``sio-instructions``: ``true`` where instructions can be counted (PMU);
-* resource ``node_slot: 1``: the slot an exclusive job (``cpu-exec``) takes whole
-  and every other job takes a thousandth of.
+* label ``sio-instructions``: ``true`` where instructions can be counted (PMU).
+
+A node started without them (a plain ``ray start``, a driver's own
+``ray.init()``) is probed by the first driver that needs to know
+(:mod:`sio_ray.registry`).  Jobs ask Ray only for what Ray counts (CPUs,
+memory), so every node with CPUs is capacity; an exclusive job
+(``cpu-exec``) takes every CPU of the node it is pinned to.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from sio.workers.isolation.probe import capabilities
 
 SANDBOX = 'sio-sandbox'
 INSTRUCTIONS = 'sio-instructions'
+#: Older clusters gave every node this custom resource, which jobs no longer
+#: ask for (a node without it was dead capacity); kept for their readers.
 NODE_SLOT = 'node_slot'
-#: The share of the node slot an ordinary job takes (up to 1000 jobs per node).
 ORDINARY_SLOT = 0.001
 
 
@@ -29,7 +35,8 @@ def node_labels() -> dict[str, str]:
 
 
 def node_resources() -> dict[str, float]:
-    return {NODE_SLOT: 1}
+    """Custom resources of a judging node: none (jobs ask only for CPUs and memory)."""
+    return {}
 
 
 def ray_start_arguments() -> list[str]:
@@ -38,5 +45,7 @@ def ray_start_arguments() -> list[str]:
     needs no quoting (no spaces, quotes or glob characters): the shell splits
     a command substitution into words but removes no quotes from it."""
     labels = ','.join(f'{k}={v}' for k, v in node_labels().items())
-    resources = json.dumps(node_resources(), separators=(',', ':'))
-    return [f'--labels={labels}', f'--resources={resources}']
+    arguments = [f'--labels={labels}']
+    if node_resources():
+        arguments.append(f"--resources={json.dumps(node_resources(), separators=(',', ':'))}")
+    return arguments

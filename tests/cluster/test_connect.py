@@ -60,7 +60,7 @@ def token_cluster():
            'RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER': '0'}
     try:
         ray.run(f'{Path(sys.executable).with_name("ray")} start --head --port={port} '
-                f'--num-cpus=1 --resources=\'{{"node_slot":1}}\' --dashboard-port={free_port()} '
+                f'--num-cpus=1 --dashboard-port={free_port()} '
                 f'--temp-dir={ray.dir} --disable-usage-stats', env)
         yield f'127.0.0.1:{port}', token, ray.dir
     finally:

@@ -27,7 +27,7 @@ def cluster(tmp_path_factory):
     caches = {}
     for i in range(2):
         cache = tmp_path_factory.mktemp(f'node{i}-ft-cache')
-        node = cluster.add_node(num_cpus=1, resources={tags.NODE_SLOT: 1}, labels=tags.node_labels(),
+        node = cluster.add_node(num_cpus=1, labels=tags.node_labels(),
                                 env_vars={'SIO_FT_CACHE_DIR': str(cache)})
         caches[node.node_id] = cache
     cluster.wait_for_nodes()

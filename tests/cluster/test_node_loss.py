@@ -16,7 +16,7 @@ from tests.cluster.conftest import head_args, scrape_metrics, state_address, wai
 @pytest.fixture(scope='module')
 def cluster():
     cluster = Cluster(initialize_head=True, head_node_args=head_args())
-    nodes = [cluster.add_node(num_cpus=2, resources={tags.NODE_SLOT: 1},
+    nodes = [cluster.add_node(num_cpus=2,
                               labels={tags.SANDBOX: 'true', tags.INSTRUCTIONS: 'false'})
              for _ in range(2)]
     cluster.wait_for_nodes()

@@ -13,9 +13,9 @@ from tests.cluster.conftest import head_args
 def cluster():
     """A head that runs nothing, a node with working sandboxes and one without."""
     cluster = Cluster(initialize_head=True, head_node_args=head_args())
-    sandbox = cluster.add_node(num_cpus=1, resources={tags.NODE_SLOT: 1},
-                               labels={tags.SANDBOX: 'true', tags.INSTRUCTIONS: 'false'})
-    plain = cluster.add_node(num_cpus=1, resources={tags.NODE_SLOT: 1},
+    sandbox = cluster.add_node(num_cpus=1, labels={tags.SANDBOX: 'true',
+                                                   tags.INSTRUCTIONS: 'false'})
+    plain = cluster.add_node(num_cpus=1,
                              labels={tags.SANDBOX: 'false', tags.INSTRUCTIONS: 'false'})
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, namespace='sio', log_to_driver=False)

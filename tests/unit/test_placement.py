@@ -5,29 +5,32 @@ from sio_ray import placement, scheduling, tags
 
 
 def node(sandbox='true', cpus=2, memory=8 << 30, alive=True):
-    return scheduling.Node.from_ray({'NodeID': 'n', 'Alive': alive, 'Labels': {tags.SANDBOX: sandbox},
-                                     'Resources': {'CPU': cpus, 'memory': memory, tags.NODE_SLOT: 1}})
+    return scheduling.Node.from_ray({'NodeID': 'n', 'Alive': alive,
+                                     'Labels': {tags.SANDBOX: sandbox},
+                                     'Resources': {'CPU': cpus, 'memory': memory}})
 
 
-def test_options_follow_requirements():
+def test_options_follow_requirements_and_ask_ray_only_for_what_it_counts():
     opts = placement.task_options({'job_type': 'cpu-exec', 'exec_mem_limit': 131072,
                                    'job_id': 'j1'})
     assert opts == {'name': 'sio:cpu-exec:j1', 'num_cpus': 1.0, 'memory': 128 << 20,
-                    'resources': {tags.NODE_SLOT: 1.0},
                     'label_selector': {tags.SANDBOX: 'true'}}
     opts = placement.task_options({'job_type': 'ping', 'ping': 1})
-    assert opts['resources'] == {tags.NODE_SLOT: tags.ORDINARY_SLOT}
-    assert 'label_selector' not in opts and opts['name'].startswith('sio:ping:')
+    # No custom resource: any node with a CPU runs a job that needs nothing else.
+    assert 'resources' not in opts and 'label_selector' not in opts
+    assert opts['name'].startswith('sio:ping:')
 
 
-def test_missing_capabilities_are_named():
+def test_missing_capabilities_are_named_with_the_way_out():
     isolated = placement.task_options({'job_type': 'exec'})
     assert scheduling.missing(isolated, [node()]) is None
     assert 'sio-sandbox=true' in scheduling.missing(isolated, [node(sandbox='false')])
-    assert scheduling.missing(isolated, [node(alive=False)]) == 'no alive Ray node'
-    huge = placement.task_options({'job_type': 'exec', 'exec_mem_limit': 64 << 30})
-    assert 'memory' in scheduling.missing(huge, [node()])
+    assert scheduling.missing(isolated, [node(alive=False)]).startswith('no alive Ray node')
+    huge = placement.task_options({'job_type': 'exec', 'exec_mem_limit': 64 << 20})
+    message = scheduling.missing(huge, [node()])
+    assert '65536 MiB of memory' in message and 'the most any node has: 2 CPUs, 8192 MiB of memory' \
+        in message and 'e+' not in message and 'lower the job' in message
     interactive = placement.task_options({'job_type': 'interactive-exec', 'num_processes': 4})
-    assert 'CPU 5' in scheduling.missing(interactive, [node(cpus=2)])
+    assert '5 CPUs' in scheduling.missing(interactive, [node(cpus=2)])
     fitted = scheduling.fitted(interactive, [node(cpus=2)])
     assert fitted['num_cpus'] == 2 and scheduling.missing(fitted, [node(cpus=2)]) is None

@@ -21,17 +21,20 @@ class FakeJob:
 
     def __post_init__(self):
         self.options = placement.task_options(self.environ)
-        self.exclusive = self.options['resources'].get(tags.NODE_SLOT, 0) >= 1
+        self.exclusive = self.environ['job_type'] == 'cpu-exec'
 
     @property
     def job_type(self):
         return self.environ['job_type']
 
 
-def node(name, cpus=2, sandbox='true', memory=8 * GiB, free_cpus=None, alive=True):
-    return Node(name, alive=alive, labels={tags.SANDBOX: sandbox},
-                resources={'CPU': cpus, 'memory': memory, tags.NODE_SLOT: 1},
-                free=None if free_cpus is None else {'CPU': free_cpus})
+def node(name, cpus=2, sandbox='true', memory=8 * GiB, free_cpus=None, alive=True,
+         probed=None):
+    """A node; ``sandbox=None``: one started without sio's tags (``probed``:
+    what a probe found there, None: not probed yet)."""
+    return Node(name, alive=alive, labels={} if sandbox is None else {tags.SANDBOX: sandbox},
+                resources={'CPU': cpus, 'memory': memory},
+                free=None if free_cpus is None else {'CPU': free_cpus}, probed=probed)
 
 
 def queue_of(*environs):
@@ -60,8 +63,9 @@ def test_an_exclusive_job_drains_the_idlest_able_node_and_others_keep_off_it():
     decided = plan(queue, nodes, reserved, slots=10)
     first, second, third = decided.dispatch
     assert first.job is jobs[0] and first.node == 'idle' and reserved == {'idle'}
-    assert first.options['label_selector'] == {tags.SANDBOX: 'true', NODE_ID_LABEL: 'idle'}
-    assert first.options['resources'] == {tags.NODE_SLOT: 1.0}
+    # Pinned there, asking every CPU of it: Ray starts it once the node is empty.
+    assert first.options['label_selector'] == {NODE_ID_LABEL: 'idle'}
+    assert first.options['num_cpus'] == 2
     assert second.options['label_selector'] == {tags.SANDBOX: 'true', NODE_ID_LABEL: '!in(idle)'}
     assert third.options['label_selector'] == {NODE_ID_LABEL: '!in(idle)'}
 
@@ -93,8 +97,8 @@ def test_jobs_no_node_can_run_are_refused_when_they_arrive_naming_what_is_missin
                            {'job_type': 'ping'})
     decided = plan(queue, [node('a', sandbox='false')], set(), slots=4, arrived=jobs)
     reasons = {id(r.job): r.reason for r in decided.refused}
-    assert 'no node with sio-sandbox=true' in reasons[id(jobs[0])]
-    assert 'memory 65536 MiB' in reasons[id(jobs[1])]
+    assert 'no node can do sio-sandbox=true' in reasons[id(jobs[0])]
+    assert '65536 MiB of memory' in reasons[id(jobs[1])]
     assert [d.job for d in decided.dispatch] == [jobs[2]] and not queue
 
 
@@ -106,9 +110,9 @@ def test_an_interactive_job_asks_no_more_cpus_than_the_largest_node_has():
 
 def test_missing_names_dead_clusters_and_resources():
     options = placement.task_options({'job_type': 'exec'})
-    assert missing(options, [node('a', alive=False)]) == 'no alive Ray node'
+    assert missing(options, [node('a', alive=False)]).startswith('no alive Ray node')
     assert missing(options, [node('a')]) is None
-    assert 'CPU 3' in missing({**options, 'num_cpus': 3}, [node('a')])
+    assert '3 CPUs' in missing({**options, 'num_cpus': 3}, [node('a')])
 
 
 def test_the_queue_and_the_scheduler_import_without_ray():
@@ -117,3 +121,46 @@ def test_the_queue_and_the_scheduler_import_without_ray():
             "assert 'ray' not in [m for m in sys.modules if sys.modules[m] is not None]\n")
     done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_untagged_nodes_run_plain_jobs_and_isolated_ones_only_once_a_probe_vouched():
+    queue, jobs = queue_of({'job_type': 'exec'}, {'job_type': 'ping'})
+    unknown = [node('u1', sandbox=None), node('u2', sandbox=None), node('head', cpus=0,
+                                                                          sandbox=None)]
+    decided = plan(queue, unknown, set(), slots=4, arrived=jobs)
+    # Not refused: the untagged nodes may do it; they are to be probed (not the head).
+    assert not decided.refused and decided.probe == ['u1', 'u2']
+    assert 'waits for sio_ray to probe 2 untagged node(s)' in decided.waiting
+    assert decided.dispatch == [] and len(queue) == 2  # the order kept: ping waits behind
+    probed = [node('u1', sandbox=None, probed={tags.SANDBOX: 'true'}),
+              node('u2', sandbox=None, probed={tags.SANDBOX: 'false'}), unknown[2]]
+    decided = plan(queue, probed, set(), slots=4)
+    isolated, plain = decided.dispatch
+    # Placed by node id where only a probe says so; plain jobs anywhere.
+    assert isolated.options['label_selector'] == {NODE_ID_LABEL: 'in(u1)'}
+    assert 'label_selector' not in plain.options and decided.probe == []
+
+
+def test_tagged_nodes_are_chosen_by_their_labels_and_mixed_ones_by_id():
+    queue, jobs = queue_of({'job_type': 'exec'}, {'job_type': 'exec'})
+    nodes = [node('t'), node('p', sandbox=None, probed={tags.SANDBOX: 'true'})]
+    first = plan(queue, [nodes[0], node('x', sandbox='false')], set(), slots=1).dispatch[0]
+    assert first.options['label_selector'] == {tags.SANDBOX: 'true'}
+    second = plan(queue, nodes, set(), slots=1).dispatch[0]
+    assert second.options['label_selector'] == {NODE_ID_LABEL: 'in(p,t)'}
+
+
+def test_an_exclusive_job_drains_a_probed_node_too():
+    queue, jobs = queue_of({'job_type': 'cpu-exec'})
+    decided = plan(queue, [node('p', cpus=4, sandbox=None, probed={tags.SANDBOX: 'true'})],
+                   set(), slots=1)
+    assert decided.dispatch[0].options['label_selector'] == {NODE_ID_LABEL: 'p'}
+    assert decided.dispatch[0].options['num_cpus'] == 4
+
+
+def test_a_cluster_known_unable_to_isolate_refuses_isolated_jobs():
+    queue, jobs = queue_of({'job_type': 'exec'})
+    decided = plan(queue, [node('p', sandbox=None, probed={tags.SANDBOX: 'false'})], set(),
+                   slots=1, arrived=jobs)
+    assert [r.job for r in decided.refused] == jobs and 'untagged (sio_ray probes it)' in \
+        decided.refused[0].reason
