@@ -25,12 +25,13 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from collections.abc import Iterable
 
 from sio.workers.results import FAILURE
 from sio_ray.driver import submit_prepared
-from sio_ray.prepared import PreparedJob, prepare
+from sio_ray.prepared import prepare
 
-__all__ = ['run_group', 'MAX_TASK_RAM_MIB']
+__all__ = ['run_group', 'stamp', 'admission_error', 'finish', 'MAX_TASK_RAM_MIB']
 
 #: sioworkersd's default ``--max-task-ram``.
 MAX_TASK_RAM_MIB = 2048
@@ -53,16 +54,53 @@ def _parse(group: dict | str) -> dict:
     return copy.deepcopy(group)
 
 
-def _admission_error(jobs: list[PreparedJob], limit: float | None) -> dict | None:
+def stamp(group: dict | str) -> dict:
+    """A private copy of ``group`` (a dict or its JSON text) with its ids and
+    scheduling keys stamped into every job (see the module docs); bad input
+    raises :class:`ValueError` naming the key."""
+    stamped = _parse(group)
+    group_id = 'GROUP_' + uuid.uuid4().urn
+    stamped['group_id'] = group_id
+    contest_uid = [stamped.get('oioioi_instance'), stamped.get('contest_id')]
+    for job in stamped['workers_jobs'].values():
+        job.update(group_id=group_id, task_id=uuid.uuid4().urn, contest_uid=contest_uid)
+        for key in ('contest_priority', 'contest_weight'):
+            if key in stamped:
+                job[key] = stamped[key]
+    return stamped
+
+
+def admission_error(needs_mib: Iterable[float], limit: float | None) -> dict | None:
+    """sioworkersd's ``error`` for a group one of whose jobs needs more than
+    ``limit`` MiB (None: no limit), or None."""
     if limit is None:
         return None
-    for job in jobs:
-        needed = job.requirements.memory_mib
+    for needed in needs_mib:
         if needed > limit:
             return {'message': f'One of the tasks requires {needed:g} MiB of RAM, '
                                f'exceeding the limit of {limit:g} MiB',
                     'traceback': ''}
     return None
+
+
+def finish(group: dict, results: dict[str, dict]) -> dict:
+    """``group`` (changed in place) finished with its jobs' ``results`` (by job name)."""
+    jobs = group['workers_jobs']
+    succeeded, failures, tracebacks = {}, [], []
+    for name in jobs:
+        result = results[name]
+        if result.get('result') == FAILURE:
+            jobs[name]['error'] = {'message': str(result.get('exception', '')),
+                                   'traceback': str(result.get('traceback', ''))}
+            failures.append(f'{name}: {result.get("exception", "")}')
+            tracebacks.append(f'{name}:\n{result.get("traceback", "")}')
+        else:
+            succeeded[name] = result
+    group['workers_jobs.results'] = succeeded
+    if failures:
+        group['error'] = {'message': 'Some tasks in a group failed.\n\n' + '\n'.join(failures),
+                          'traceback': '\n'.join(tracebacks)}
+    return group
 
 
 def run_group(group: dict | str, max_task_ram_mib: float | None = MAX_TASK_RAM_MIB) -> dict:
@@ -71,34 +109,13 @@ def run_group(group: dict | str, max_task_ram_mib: float | None = MAX_TASK_RAM_M
     A group that is not a dict of job environs, or holds a bad environ,
     raises :class:`ValueError` naming the key before anything is queued.
     """
-    finished = _parse(group)
-    group_id = 'GROUP_' + uuid.uuid4().urn
-    finished['group_id'] = group_id
-    contest_uid = [finished.get('oioioi_instance'), finished.get('contest_id')]
+    finished = stamp(group)
     jobs = finished['workers_jobs']
-    for job in jobs.values():
-        job.update(group_id=group_id, task_id=uuid.uuid4().urn, contest_uid=contest_uid)
-        for key in ('contest_priority', 'contest_weight'):
-            if key in finished:
-                job[key] = finished[key]
     names = list(jobs)
     prepared = [prepare(jobs[name], f"group['workers_jobs'][{name!r}]") for name in names]
-    error = _admission_error(prepared, max_task_ram_mib)
+    error = admission_error((job.requirements.memory_mib for job in prepared), max_task_ram_mib)
     if error is not None:
         finished['error'] = error
         return finished
     results = [future.result() for future in submit_prepared(prepared)]
-    succeeded, failures, tracebacks = {}, [], []
-    for name, result in zip(names, results):
-        if result.get('result') == FAILURE:
-            jobs[name]['error'] = {'message': str(result.get('exception', '')),
-                                   'traceback': str(result.get('traceback', ''))}
-            failures.append(f'{name}: {result.get("exception", "")}')
-            tracebacks.append(f'{name}:\n{result.get("traceback", "")}')
-        else:
-            succeeded[name] = result
-    finished['workers_jobs.results'] = succeeded
-    if failures:
-        finished['error'] = {'message': 'Some tasks in a group failed.\n\n' + '\n'.join(failures),
-                             'traceback': '\n'.join(tracebacks)}
-    return finished
+    return finish(finished, dict(zip(names, results)))

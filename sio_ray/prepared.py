@@ -86,7 +86,7 @@ def prepare(environ: dict, label: str = '', index: int | None = None) -> Prepare
         PriorityQueue.check(environ)
         req = requirements(environ)
         options = placement.task_options(environ, req)
-        bound = bounds.bound_for(environ)
+        bound = bounds.bound_for(environ, req)
     except (envmod.EnvironError, ValueError, TypeError) as exc:
         raise labelled(label, exc) from None
     packed = envmod.pack(environ)

@@ -346,8 +346,11 @@ def _launcher_args(request: BoxRequest, status_fd: int, group,
     else:
         args += ['--allow-exec'] if request.allow_exec else []
         args += ['--allow-sockets'] if request.allow_sockets else []
-        # Without a memory cgroup, memfds and socket buffers would be memory no limit sees.
-        args += ['--strict-kernel-memory'] if group is None else []
+        # Without a memory cgroup, memfds and socket buffers would be memory no limit
+        # sees (a JVM, in the resident mode, needs a socket: it keeps them, bounded
+        # by its 64 descriptors).
+        strict = group is None and request.memory_mode == 'address-space'
+        args += ['--strict-kernel-memory'] if strict else []
     if request.count_instructions:
         args.append('--count-instructions')
         if request.instruction_limit:

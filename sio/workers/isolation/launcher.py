@@ -8,7 +8,6 @@ after the hash of its source, under an inter-process lock.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import subprocess
@@ -17,6 +16,7 @@ import threading
 from pathlib import Path
 
 from sio.workers import settings
+from sio.workers.filetracker.store import locked
 
 SOURCE = Path(__file__).with_name('launcher.c')
 _lock = threading.Lock()
@@ -49,8 +49,7 @@ def launcher_binary() -> Path:
         os.chmod(directory, 0o755)
         target = directory / f'sio-box-launcher-{digest}'
         if not target.exists():
-            with open(directory / '.launcher.lock', 'w') as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+            with locked(directory / '.launcher.lock'):
                 if not target.exists():
                     _compile(target)
         _built = target
