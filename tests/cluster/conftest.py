@@ -148,7 +148,6 @@ def alive(pids) -> list[int]:
 def listening_sockets(pids) -> list[tuple[str, int, int]]:
     """The TCP sockets in LISTEN state held by ``pids``: (address, port, pid)."""
     import socket
-    import struct
     from pathlib import Path
     owners = {}
     for pid in pids:

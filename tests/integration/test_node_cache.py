@@ -386,7 +386,7 @@ def _stop(url: str, cache_dir: Path) -> None:
 
 def test_launch_filetracker_server_starts_one_in_the_background(ft_server, origin, request,
                                                                 tmp_path):
-    url = ft.launch_filetracker_server(ft_server.url)
+    ft.launch_filetracker_server(ft_server.url)
     try:
         assert ft.launch_filetracker_server(ft_server.url) == url
         exe = Path(sys.executable).with_name('sio-run-filetracker')
@@ -412,7 +412,7 @@ def test_launch_filetracker_server_starts_one_in_the_background(ft_server, origi
 
 def test_jobs_fetch_directly_when_the_node_server_is_gone(ft_server, origin, request, tmp_path):
     cache_dir = ft.cache_dir_for(ft_server.url)
-    url = ft.launch_filetracker_server(ft_server.url)
+    ft.launch_filetracker_server(ft_server.url)
     pid = json.loads((cache_dir / REGISTRY_FILE).read_text())['pid']
     _kill_and_wait(pid, signal.SIGKILL)  # the registry stays behind, naming a dead process
     assert (cache_dir / REGISTRY_FILE).exists()

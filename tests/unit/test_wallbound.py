@@ -2,7 +2,6 @@
 
 import pytest
 
-from sio.workers import wallbound
 from sio.workers.wallbound import job_wall_bound, own_wall_ms
 
 MARGIN = 300
