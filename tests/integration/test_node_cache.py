@@ -386,7 +386,7 @@ def _stop(url: str, cache_dir: Path) -> None:
 
 def test_launch_filetracker_server_starts_one_in_the_background(ft_server, origin, request,
                                                                 tmp_path):
-    ft.launch_filetracker_server(ft_server.url)
+    url = ft.launch_filetracker_server(ft_server.url)
     try:
         assert ft.launch_filetracker_server(ft_server.url) == url
         exe = Path(sys.executable).with_name('sio-run-filetracker')
