@@ -106,6 +106,11 @@ def cmd_status(args) -> int:
         waiting = ', '.join(f'{n} at priority {p}' for p, n in q['queued'].items()) or 'none'
         print(f"driver {q['driver']} (pid {q['pid']} on {q['host']}): {q['in_flight']} in Ray "
               f"(window {q['window']}), queued: {waiting}")
+        stalled = q.get('stalled')
+        if stalled:
+            print(f"  WARNING: {stalled['jobs']} job(s) cannot be placed, for "
+                  f"{stalled['seconds']:.0f} s: {stalled['reason']} (FAILURE after "
+                  f"{stalled['fails_after']:g} s, $SIO_RAY_STALL_TIMEOUT)")
     if not queues:
         print('no driver has jobs queued')
     for described in nodecache.describe_all():
@@ -144,8 +149,13 @@ def main(argv: list[str] | None = None) -> int:
                         default=Path.home() / '.cache' / 'sio-ray' / 'journals',
                         help='where batch journals live (default: %(default)s)')
     submit.set_defaults(func=cmd_submit)
-    sub.add_parser('status', help='nodes, tags, load, dashboard').set_defaults(func=cmd_status)
-    sub.add_parser('demo', help='judge sample submissions on Ray').set_defaults(func=cmd_demo)
+    status = sub.add_parser('status', help='nodes, tags, load, queues, dashboard')
+    status.set_defaults(func=cmd_status)
+    demo = sub.add_parser('demo', help='judge sample submissions on Ray')
+    demo.set_defaults(func=cmd_demo)
+    for command in (submit, status, demo):  # also after the subcommand, as `gateway` takes it
+        command.add_argument('--address', default=argparse.SUPPRESS,
+                             help='Ray cluster address (default: $RAY_ADDRESS or a local Ray)')
     sub.add_parser('node-args', help="this node's tags as `ray start` arguments (probed)"
                    ).set_defaults(func=cmd_node_args)
     from sio_ray.gateway.cli import add_arguments as gateway_arguments

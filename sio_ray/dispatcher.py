@@ -9,6 +9,18 @@ cluster; exclusive jobs (``cpu-exec``) drain a node there.  Ray is only ever
 called outside the queue's lock, so :meth:`Dispatcher.submit` never waits for
 Ray.
 
+No silent stall: when the nodes able to run some jobs are gone (the last
+node with working boxes died, say), Ray would keep such tasks pending for
+good.  The dispatcher takes back from Ray every task whose placement no alive
+node can satisfy any more and sets aside every queued job no alive node can
+run (the jobs behind it go on).  While any are set aside it warns every
+:data:`STALL_WARN_EVERY` seconds, in the driver's log and in what it
+publishes for ``sio-ray status``, naming what is missing; a node able to run
+them (a new one, or one back) takes them again; after
+``$SIO_RAY_STALL_TIMEOUT`` seconds (default 300,
+:data:`sio.workers.settings.RAY_STALL_TIMEOUT`) they come back as FAILURE
+naming what is missing and the bound.
+
 Every second or so the dispatcher publishes its queue (jobs by contest
 priority, jobs in flight; :mod:`sio_ray.registry`), where ``sio-ray status``
 run from any shell reads it.
@@ -47,6 +59,8 @@ CANCELLED = 'the job was cancelled'
 SHUT_DOWN = 'Ray was shut down before the job finished'
 #: Seconds a snapshot of the cluster's nodes is used before it is taken again.
 SNAPSHOT_AGE = 1.0
+#: Seconds between warnings about jobs no alive node can run.
+STALL_WARN_EVERY = 5.0
 #: Seconds :meth:`Dispatcher.start_now` waits for probes of untagged nodes.
 PROBE_WAIT = 120.0
 
@@ -72,6 +86,10 @@ class Job:
     stopping: str | None = None  # why it is being stopped: its FAILURE message
     stop_sent: float = 0.0
     forced: bool = False
+    placed: dict | None = None  # the options Ray got (its selector is fixed there)
+    requeue: bool = False  # cancelled in Ray to be queued again (its nodes are gone)
+    stalled_since: float | None = None  # since when no alive node can run it
+    stall_reason: str = ''
 
     @property
     def environ(self) -> dict:
@@ -125,6 +143,9 @@ class Dispatcher:
         self._probed: dict[str, dict[str, str]] | None = None  # tags of untagged nodes
         self._probing: dict[ray.ObjectRef, str] = {}  # probes in flight: node id
         self._probe_wanted: set[str] = set()  # nodes start_now() waits to know
+        self._stalled: list[Job] = []  # queued jobs no alive node can run now
+        self._stall_warned = 0.0
+        self._watched_nodes_at = -SNAPSHOT_AGE
         self._policed_at = 0.0
         self._stopped = False
         self._published_at = 0.0
@@ -188,6 +209,9 @@ class Dispatcher:
         with self._lock:
             for job in self._queue.remove_if(lambda job: job.future in targets):
                 job.resolve(failure(job.environ, CANCELLED), ran=False)
+            for job in [job for job in self._stalled if job.future in targets]:
+                self._stalled.remove(job)
+                job.resolve(failure(job.environ, CANCELLED), ran=False)
             for job in self._handing:  # cancelled as soon as Ray has them
                 if job.future in targets and job.stopping is None:
                     job.stopping, job.stop_sent = CANCELLED, time.monotonic()
@@ -220,7 +244,7 @@ class Dispatcher:
 
     def _busy(self) -> bool:
         return bool(self._queue or self._inflight or self._watched or self._arrived
-                    or self._probing or self._probe_wanted)
+                    or self._probing or self._probe_wanted or self._stalled)
 
     def _loop(self) -> None:
         while True:
@@ -235,6 +259,7 @@ class Dispatcher:
                 self._stopped = True
                 break
             try:
+                self._watch_cluster()
                 self._dispatch()
                 self._publish()
                 self._police()
@@ -324,6 +349,11 @@ class Dispatcher:
             plan = scheduling.plan(self._queue, nodes, self._reserved,
                                    self.window - len(self._inflight), arrived)
             self._handing = [d.job for d in plan.dispatch]
+            now = time.monotonic()
+            for stall in plan.stalled:
+                stall.job.stall_reason = stall.reason
+                stall.job.stalled_since = stall.job.stalled_since or now
+                self._stalled.append(stall.job)
             queued = len(self._queue)
         if plan.probe:
             self._probe(plan.probe)
@@ -333,7 +363,7 @@ class Dispatcher:
         sent = []
         for decision in plan.dispatch:
             job = decision.job
-            job.node = decision.node
+            job.node, job.placed, job.stalled_since = decision.node, decision.options, None
             try:
                 ref = run_job.options(**decision.options).remote(job.environ)
             except Exception as exc:  # options Ray refuses: the job's result, not a hang
@@ -358,13 +388,78 @@ class Dispatcher:
             with self._lock:
                 self._reserved.discard(job.node)
 
+    def _watch_cluster(self) -> None:
+        """As the cluster changes (at most once per :data:`SNAPSHOT_AGE`): take
+        back jobs Ray holds for nodes that are gone, queue again the stalled
+        jobs some node can run now, warn about the rest and fail those
+        stalled past :data:`settings.RAY_STALL_TIMEOUT`."""
+        if time.monotonic() - self._watched_nodes_at < SNAPSHOT_AGE:
+            return
+        with self._lock:
+            if not (self._inflight or self._stalled):
+                return
+        nodes = self._snapshot()
+        self._watched_nodes_at = time.monotonic()
+        stuck = []
+        with self._lock:
+            for ref, job in self._inflight.items():
+                if job.placed is not None and not job.requeue and job.stopping is None \
+                        and not scheduling.placeable(job.placed, nodes):
+                    job.requeue = True  # it waits in Ray for nodes that are gone
+                    stuck.append((ref, job))
+        for ref, job in stuck:
+            logger.warning('Job %s waits in Ray for nodes that are gone: taking it back',
+                           job.options.get('name'))
+            ray.cancel(ref, force=False)
+        self._check_stalled(nodes)
+
+    def _check_stalled(self, nodes: list[scheduling.Node]) -> None:
+        bound = settings.RAY_STALL_TIMEOUT.get()
+        now = time.monotonic()
+        expired = []
+        with self._lock:
+            if not self._stalled:
+                return
+            still = []
+            for job in self._stalled:
+                options = scheduling.fitted(job.options, nodes)
+                if any(scheduling.might_run(n, options) for n in nodes):
+                    self._queue.push(job.environ, job)  # a node for it is back
+                    job.stalled_since = None
+                elif now - job.stalled_since > bound:
+                    expired.append(job)
+                else:
+                    still.append(job)
+            self._stalled = still
+            self._lock.notify_all()
+        for job in expired:
+            job.resolve(failure(job.environ, f'{job.stall_reason}; no alive node could run the '
+                                             f'job for {bound:g} s ($SIO_RAY_STALL_TIMEOUT)'),
+                        ran=False)
+        if still and now - self._stall_warned >= STALL_WARN_EVERY:
+            self._stall_warned = now
+            oldest = min(job.stalled_since for job in still)
+            logger.warning('%d queued job(s) cannot be placed, for %.0f s: %s.  They come back '
+                           'as FAILURE after %g s ($SIO_RAY_STALL_TIMEOUT)', len(still),
+                           now - oldest, still[0].stall_reason, bound)
+
+    def stalled(self) -> dict | None:
+        """The jobs no alive node can run now: how many, for how long, why."""
+        with self._lock:
+            if not self._stalled:
+                return None
+            oldest = min(self._stalled, key=lambda job: job.stalled_since)
+            return {'jobs': len(self._stalled), 'seconds': time.monotonic() - oldest.stalled_since,
+                    'reason': oldest.stall_reason,
+                    'fails_after': settings.RAY_STALL_TIMEOUT.get()}
+
     def _collect(self) -> None:
         """Wait a little for a job in Ray to end; deliver what ended."""
         with self._lock:
             refs = list(self._inflight)
             if not refs:
-                if self._queue:
-                    self._lock.wait(0.05)  # an exclusive job waits for a node to drain
+                # Waiting for a node to drain, a probe, a node to come back.
+                self._lock.wait(0.05)
                 return
         done, _ = ray.wait(refs, num_returns=1, timeout=0.05)
         for ref in done:
@@ -380,6 +475,13 @@ class Dispatcher:
             return
         except Exception as exc:
             error = exc
+        if job.requeue and job.stopping is None:  # taken back from Ray: queue it again
+            job.requeue, job.node, job.placed, job.attempt, job.started_at = \
+                False, None, None, -1, None
+            with self._lock:
+                self._queue.push(job.environ, job)
+                self._lock.notify_all()
+            return
         if job.stopping is not None:
             bounds.forget(ref.task_id().hex())
             if job.stopping == CANCELLED:
@@ -444,7 +546,9 @@ class Dispatcher:
     def _abandon(self, why: str) -> None:
         """Give every job still waiting or in flight its FAILURE result."""
         with self._lock:
-            jobs = list(self._inflight.values()) + self._queue.remove_if(lambda job: True)
+            jobs = list(self._inflight.values()) + self._queue.remove_if(lambda job: True) + \
+                self._stalled
+            self._stalled = []
             self._inflight.clear()
             self._watched.clear()
             self._arrived = []
@@ -455,7 +559,7 @@ class Dispatcher:
         """Publish this driver's queue (at most once a second, and when it empties)."""
         now = time.time()
         with self._lock:
-            empty = not self._queue and not self._inflight
+            empty = not self._queue and not self._inflight and not self._stalled
             if empty and self._published_empty and \
                     now - self._published_at < registry.PUBLISHED_TTL / 2:
                 return
@@ -466,6 +570,7 @@ class Dispatcher:
                        'reserved': sorted(self._reserved),
                        'pid': os.getpid(), 'host': socket.gethostname(), 'updated': now}
             self._published_at, self._published_empty = now, empty
+        summary['stalled'] = self.stalled()
         try:
             registry.publish_queue(self.driver, summary)
         except Exception:  # only for people looking; jobs never wait on it

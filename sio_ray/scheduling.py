@@ -17,7 +17,10 @@ upstream tests its prioritizing scheduler without workers:
 * the head of the queue waits (and every job behind it: the order is kept)
   when each node able to run it is reserved;
 * a job is refused, once, when it arrives and no alive node can ever run it
-  (missing label, too little memory or CPUs); the reason names what is missing.
+  (missing label, too little memory or CPUs); the reason names what is missing;
+* a queued job whose capable nodes are all gone is set aside (*stalled*), so
+  that it does not hold up the jobs behind it; the dispatcher warns about it
+  and fails it after a bound (:mod:`sio_ray.dispatcher`).
 
 Queue items are the dispatcher's jobs: anything with ``options`` (Ray task
 options: ``num_cpus``, ``memory``, ``resources``, ``label_selector``),
@@ -102,6 +105,10 @@ class Plan:
     waiting: str | None = None
     #: Nodes whose tags are unknown (no labels, not probed): probe them.
     probe: list[str] = field(default_factory=list)
+    #: Jobs taken out of the queue because no alive node can run them now
+    #: (their capable nodes are gone), with the reason: they must not hold
+    #: up the jobs behind them.
+    stalled: list[Refusal] = field(default_factory=list)
 
 
 def has_labels(node: Node, selector: Mapping[str, str], native: bool = False) -> bool:
@@ -250,6 +257,10 @@ def plan(queue, nodes: Sequence[Node], reserved: set[str], slots: int,
         job = queue.peek()
         options = fitted(job.options, nodes)
         node = None
+        if not any(might_run(n, options) for n in nodes):
+            queue.pop()  # its capable nodes are gone: set aside, let the others run
+            result.stalled.append(Refusal(job, missing(options, nodes) or 'no alive node'))
+            continue
         if job.exclusive:
             node = exclusive_node(options, nodes, reserved)
             if node is None:
@@ -292,6 +303,26 @@ def place(options: dict, exclusive: bool, nodes: Sequence[Node]) -> dict | None:
     return options
 
 
+def selects(node: Node, selector: Mapping[str, str]) -> bool:
+    """Whether Ray would let a task with label ``selector`` run on ``node``
+    (by its Ray labels and id: ``value``, ``!value``, ``in(a,b)``, ``!in(a,b)``)."""
+    for key, wanted in selector.items():
+        have = node.node_id if key == NODE_ID_LABEL else node.labels.get(key)
+        negate = wanted.startswith('!')
+        wanted = wanted[1:] if negate else wanted
+        values = wanted[3:-1].split(',') if wanted.startswith('in(') else [wanted]
+        if (have in values) == negate:
+            return False
+    return True
+
+
+def placeable(placed: Mapping, nodes: Sequence[Node]) -> bool:
+    """Whether some alive node can take a task already given to Ray with the
+    options ``placed`` (its selector fixed when Ray got it)."""
+    selector = placed.get('label_selector') or {}
+    return any(has_room(n, placed) and selects(n, selector) for n in nodes)
+
+
 def _selector(options: Mapping, eligible: Sequence[Node], reserved: set[str]) -> dict:
     """The label selector that keeps a task on ``eligible`` nodes."""
     wanted = {k: v for k, v in (options.get('label_selector') or {}).items()
@@ -316,7 +347,7 @@ def _why_waiting(job, options: Mapping, nodes: Sequence[Node], reserved: set[str
     unknown = [n for n in nodes if n.alive and not n.known and has_room(n, options)]
     if unknown:
         return f'{kind} waits for sio_ray to probe {len(unknown)} untagged node(s)'
-    return f'{kind} waits: no alive node can run it now ({missing(options, nodes) or "?"})'
+    return f'{kind} waits for a node able to run it'
 
 
 def _kind(job) -> str:

@@ -70,6 +70,11 @@ Driver settings (read by ``sio_ray`` in the process that submits jobs):
 ``SIO_RAY_JOB_WALL_LIMIT``
   the wall-clock bound in seconds of a job whose limits give none (default
   3600).
+``SIO_RAY_STALL_TIMEOUT``
+  seconds a queued job that no alive node can run (its capable nodes gone)
+  waits, warned about every few seconds, before it comes back as FAILURE
+  naming what is missing (default 300); not while the autoscaler can still
+  bring a node for it.
 ``XDG_STATE_HOME``
   where ``sio-ray gateway`` keeps its state, under ``sio-ray/gateway``
   (default ``~/.local/state``; ``--state-dir`` overrides it).
@@ -208,6 +213,9 @@ RAY_JOB_WALL_MARGIN = Setting('SIO_RAY_JOB_WALL_MARGIN', 300.0,
 RAY_JOB_WALL_LIMIT = Setting('SIO_RAY_JOB_WALL_LIMIT', 3600.0,
                              'the wall-clock bound of a job whose limits give none',
                              _positive_seconds)
+RAY_STALL_TIMEOUT = Setting('SIO_RAY_STALL_TIMEOUT', 300.0,
+                            'seconds a job no alive node can run waits before it fails',
+                            _positive_seconds)
 STATE_HOME = Setting('XDG_STATE_HOME', None, "the base of the gateway's state directory", Path)
 
 #: Every setting, by variable name.
@@ -215,7 +223,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     BOX_UID, BOX_GID, BOX_TMPFS, BOX_INODES, NO_CGROUPS, CGROUP_ROOT, CGROUP_FAVORDYNMODS,
     CACHE_DIR, CC, SANDBOXES_BASEDIR, SANDBOXES_CHECK_INTERVAL, SANDBOXES_URL,
     COMPILER_HOST_FALLBACK, FILETRACKER_URL, FILETRACKER_DIR, FT_CACHE_DIR, FT_CACHE_SIZE,
-    FT_TIMEOUT, RAY_ADDRESS, RAY_WINDOW, RAY_JOB_WALL_MARGIN, RAY_JOB_WALL_LIMIT, STATE_HOME)}
+    FT_TIMEOUT, RAY_ADDRESS, RAY_WINDOW, RAY_JOB_WALL_MARGIN, RAY_JOB_WALL_LIMIT,
+    RAY_STALL_TIMEOUT, STATE_HOME)}
 #: Variables read as inputs (``sio-batch``), by the scripts or by Ray itself:
 #: documented above, not settings of the project.
 INPUTS = frozenset({'environ', 'prefilters', 'postfilters', 'SIO_VENV', 'RAY_AUTH_MODE',

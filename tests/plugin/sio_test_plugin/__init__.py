@@ -129,6 +129,11 @@ def exclusive_requirements(environ, base):
     return base.replace(exclusive=True)
 
 
+def isolated_requirements(environ, base):
+    """``test-boxed-wait`` jobs (``test-wait`` otherwise) go only where boxes work."""
+    return base.replace(isolated=True)
+
+
 def mark_filter(environ):
     environ.setdefault('marks', []).append('test-mark')
     return environ
