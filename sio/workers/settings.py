@@ -41,6 +41,9 @@ Node settings (read by the worker, on the node that runs the job):
 ``SIO_COMPILER_HOST_FALLBACK``
   ``allow`` (default) or ``deny``: whether a versioned compiler whose
   toolchain sandbox is missing may compile with the host's toolchain.
+``SIO_REMEASURE_RUNS``
+  how many more times a borderline run of an exec job is measured, at most
+  (default 2; 0 turns it off; :mod:`sio.executors.remeasure`).
 ``FILETRACKER_URL``
   the filetracker server of jobs that name none (``filetracker_url``), of
   ``sio-compile`` and of ``sio-run-filetracker``.
@@ -217,12 +220,14 @@ RAY_STALL_TIMEOUT = Setting('SIO_RAY_STALL_TIMEOUT', 300.0,
                             'seconds a job no alive node can run waits before it fails',
                             _positive_seconds)
 STATE_HOME = Setting('XDG_STATE_HOME', None, "the base of the gateway's state directory", Path)
+REMEASURE_RUNS = Setting('SIO_REMEASURE_RUNS', None,
+                         'more runs of a borderline exec run, at most (default 2)', _int)
 
 #: Every setting, by variable name.
 SETTINGS: dict[str, Setting] = {s.name: s for s in (
     BOX_UID, BOX_GID, BOX_TMPFS, BOX_INODES, NO_CGROUPS, CGROUP_ROOT, CGROUP_FAVORDYNMODS,
     CACHE_DIR, CC, SANDBOXES_BASEDIR, SANDBOXES_CHECK_INTERVAL, SANDBOXES_URL,
-    COMPILER_HOST_FALLBACK, FILETRACKER_URL, FILETRACKER_DIR, FT_CACHE_DIR, FT_CACHE_SIZE,
+    COMPILER_HOST_FALLBACK, REMEASURE_RUNS, FILETRACKER_URL, FILETRACKER_DIR, FT_CACHE_DIR, FT_CACHE_SIZE,
     FT_TIMEOUT, RAY_ADDRESS, RAY_WINDOW, RAY_JOB_WALL_MARGIN, RAY_JOB_WALL_LIMIT,
     RAY_STALL_TIMEOUT, STATE_HOME)}
 #: Variables read as inputs (``sio-batch``), by the scripts or by Ray itself:

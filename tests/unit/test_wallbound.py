@@ -8,7 +8,21 @@ MARGIN = 300
 
 
 def bound(**environ):
+    """The bound of one run of each program (borderline runs measured again
+    are tested on their own, below)."""
+    if str(environ.get('job_type', '')).endswith('exec'):
+        environ.setdefault('exec_remeasure_runs', 0)
     return job_wall_bound(environ, default_s=3600, margin_s=MARGIN)
+
+
+def test_a_borderline_run_measured_again_counts_in_the_bound():
+    b = job_wall_bound(dict(job_type='exec', exec_time_limit=1000), default_s=3600,
+                       margin_s=MARGIN)
+    assert b.seconds == 3 * 3 + MARGIN  # the run and at most 2 more
+    assert 'runs at most of' in b.derived_from
+    b = job_wall_bound(dict(job_type='unsafe-exec', exec_time_limit=1000), default_s=3600,
+                       margin_s=MARGIN)
+    assert b.seconds == 2 + MARGIN  # never measured again unprotected
 
 
 def test_exec_jobs_program_wall_limit_is_twice_the_time_limit_plus_a_second_in_a_box():
