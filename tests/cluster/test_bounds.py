@@ -53,7 +53,8 @@ def test_a_hung_job_fails_at_its_bound_leaves_nothing_and_frees_its_worker(local
     assert 'its worker process was killed' in result['traceback']
     assert result['job_id'] == job_id and result['marker'] == marker  # the environ, kept
     assert took >= 3 - bounds.POLL_INTERVAL, took  # not stopped before its bound
-    wait_until(lambda: not processes_with(marker), 30, 'the job\'s child outlived it')
+    # Ray ends the killed worker's children itself (a loaded machine may take a while).
+    wait_until(lambda: not processes_with(marker), 120, 'the job\'s child outlived it')
     assert full_node_runs_at_once()  # its worker (and CPU) is free again
     # Cancelled tasks are never retried: one attempt ran, and only one.
     tasks = attempts_of(f'sio:test-hang:{job_id}')
@@ -119,12 +120,13 @@ def test_the_cluster_default_bounds_jobs_whose_limits_give_none(local_ray, monke
 
 def test_a_job_within_its_bound_is_untouched_and_the_queue_waits_do_not_count(local_ray):
     # Six 1.5 s jobs on two CPUs: the last ones wait ~3 s for a worker, which
-    # their 2.5 s bound does not count.
-    jobs = [{'job_type': 'test-sleep', 'sleep': 1.5, 'job_real_time_limit': 2500}
+    # their 4 s bound does not count (counted, they would pass it: 3 + 1.5 s);
+    # 2.5 s of room for a loaded machine to start and end each job.
+    jobs = [{'job_type': 'test-sleep', 'sleep': 1.5, 'job_real_time_limit': 4000}
             for _ in range(6)]
     results = sio_ray.run_many(jobs)
     assert [r['result'] for r in results] == ['SUCCESS'] * 6
-    assert max(r['ended'] for r in results) - min(r['started'] for r in results) > 2.5
+    assert max(r['ended'] for r in results) - min(r['started'] for r in results) > 4
 
 
 def test_submit_holds_its_task_to_the_bound_too(local_ray):
@@ -152,5 +154,6 @@ def test_cancelling_a_hung_job_kills_its_worker_when_an_interruption_cannot_stop
     result = future.result(timeout=SLACK)
     assert result['result'] == 'FAILURE' and result['exception'] == 'the job was cancelled'
     assert not future.ran  # a resumed batch runs it again
-    wait_until(lambda: not processes_with(marker), 30, 'the job\'s child outlived it')
+    # Ray ends the killed worker's children itself (a loaded machine may take a while).
+    wait_until(lambda: not processes_with(marker), 120, 'the job\'s child outlived it')
     assert full_node_runs_at_once()
