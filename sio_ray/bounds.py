@@ -12,8 +12,10 @@ environment tune it:
   (default 3600).
 
 The clock starts when the job starts on its worker, not while it waits for
-one: the task announces its start (and which attempt it is) in Ray's
-key-value store, where the dispatcher looks every quarter of a second.  A job
+one: the task announces its start to its driver's :class:`Clock` (an actor
+that ends with the driver), which the dispatcher asks every quarter of a
+second; a task that starts again after a system failure is a new attempt,
+whose clock starts anew.  A job
 past its bound is interrupted (its boxes are killed as on a cancel); one that
 does not stop within :data:`FORCE_AFTER` seconds loses its worker process.
 Either way it comes back once, as ``result: FAILURE`` naming the bound, and Ray
@@ -36,8 +38,7 @@ DEFAULT_VARIABLE = settings.RAY_JOB_WALL_LIMIT.name
 FORCE_AFTER = 5.0
 #: How often the dispatcher looks for started jobs and jobs past their bound (s).
 POLL_INTERVAL = 0.25
-_NAMESPACE = 'sio'
-_PREFIX = 'sio-run:'
+_CLOCK_PREFIX = 'sio-clock:'
 
 logger = logging.getLogger(__name__)
 
@@ -50,55 +51,63 @@ def bound_for(environ: dict, req: Requirements | None = None) -> WallBound:
                           margin_s=settings.RAY_JOB_WALL_MARGIN.get(), req=req)
 
 
-def _driver_prefix(job_id: str) -> str:
-    return f'{_PREFIX}{job_id}:'
+def clock_name(job_id: str) -> str:
+    return f'{_CLOCK_PREFIX}{job_id}'
 
 
-def announce_start(attempt: int) -> str | None:
-    """In a task: tell the driver that this attempt has started; returns the key
-    to :func:`withdraw` when it ends (None if it could not be announced)."""
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+class Clock:
+    """One driver's record of which of its tasks started, and how often (a
+    task that starts again after a system failure is a new attempt)."""
+
+    def __init__(self):
+        self._starts: dict[str, int] = {}
+
+    def started(self, task_id: str, job_type: str) -> None:
+        self._starts[task_id] = self._starts.get(task_id, 0) + 1
+        if self._starts[task_id] > 1:  # started again after a system failure
+            from sio_ray import metrics
+            metrics.job_retried({'job_type': job_type})
+
+    def poll(self, forget: list[str]) -> dict[str, int]:
+        """Drop the tasks in ``forget``; the others that started, by task id,
+        with their latest attempt (0 for the first)."""
+        for task_id in forget:
+            self._starts.pop(task_id, None)
+        return {task_id: count - 1 for task_id, count in self._starts.items()}
+
+
+def start_clock():
+    """In the driver: its :class:`Clock` (created on first use; it ends with the
+    driver), on the head node where there is one."""
+    from sio_ray.registry import HEAD_RESOURCE, NAMESPACE
+    head = any(n.get('Alive') and HEAD_RESOURCE in (n.get('Resources') or {})
+               for n in ray.nodes())
+    return Clock.options(name=clock_name(ray.get_runtime_context().get_job_id()),
+                         namespace=NAMESPACE, get_if_exists=True,
+                         resources={HEAD_RESOURCE: 0.001} if head else None).remote()
+
+
+_clocks: dict[str, object] = {}
+
+
+def announce_start(job_type: str) -> None:
+    """In a task: tell its driver's clock that this attempt has started (never
+    fails the job; one that cannot tell runs without a bound)."""
+    context = ray.get_runtime_context()
+    job_id = context.get_job_id()
     try:
-        from ray.experimental.internal_kv import _internal_kv_put
-        context = ray.get_runtime_context()
-        key = f'{_driver_prefix(context.get_job_id())}{context.get_task_id()}:{attempt}'
-        _internal_kv_put(key, b'', namespace=_NAMESPACE)
-        return key
-    except Exception:  # never fails the job; it then runs without a bound
+        clock = _clocks.get(job_id)
+        if clock is None:
+            from sio_ray.registry import NAMESPACE
+            clock = _clocks[job_id] = ray.get_actor(clock_name(job_id), namespace=NAMESPACE)
+        clock.started.remote(context.get_task_id(), job_type)
+    except Exception:
         logger.warning('could not announce the start of a job: it runs without a wall-clock '
                        'bound', exc_info=True)
-        return None
 
 
-def withdraw(key: str | None) -> None:
-    if key is None:
-        return
-    try:
-        from ray.experimental.internal_kv import _internal_kv_del
-        _internal_kv_del(key, namespace=_NAMESPACE)
-    except Exception:
-        pass
-
-
-def started_attempts() -> dict[str, int]:
-    """In the driver: the tasks of this driver that announced a start, by task
-    id (hex), with the latest attempt announced."""
-    from ray.experimental.internal_kv import _internal_kv_list
-    prefix = _driver_prefix(ray.get_runtime_context().get_job_id())
-    started: dict[str, int] = {}
-    for key in _internal_kv_list(prefix, namespace=_NAMESPACE):
-        task_id, _, attempt = key.decode().removeprefix(prefix).rpartition(':')
-        try:
-            started[task_id] = max(started.get(task_id, -1), int(attempt))
-        except ValueError:
-            continue
-    return started
-
-
-def forget(task_id: str) -> None:
-    """In the driver: drop what a stopped task announced (it could not)."""
-    try:
-        from ray.experimental.internal_kv import _internal_kv_del
-        prefix = f'{_driver_prefix(ray.get_runtime_context().get_job_id())}{task_id}:'
-        _internal_kv_del(prefix, del_by_prefix=True, namespace=_NAMESPACE)
-    except Exception:
-        pass
+def started_attempts(clock, forget: list[str]) -> dict[str, int]:
+    """In the driver: the tasks that announced a start (task id in hex: their
+    latest attempt), having dropped those in ``forget``."""
+    return ray.get(clock.poll.remote(forget), timeout=30)

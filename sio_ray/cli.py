@@ -79,27 +79,23 @@ def cmd_status(args) -> int:
     import ray
 
     import sio_ray
-    from sio_ray import nodecache, registry, tags
-    from sio_ray.connection import dashboard_url
+    from sio_ray import load, nodecache, registry, tags
     session = sio_ray.connect(args.address)
-    from ray._private.state import available_resources_per_node
-    available = available_resources_per_node()
+    busy_cpus = load.busy_cpus()
     queues = registry.published_queues()
     reserved = {node for q in queues for node in q.get('reserved', ())}
     print(f'{"node":<58} {"alive":<6} {"sandbox":<8} {"instr.":<7} {"CPUs used":<10} '
           f'{"memory":<9} exclusive job')
     for node in session.dispatcher.nodes():
         cpus = node.resources.get('CPU', 0)
-        # Ray leaves out a resource that is all taken.
-        free = available.get(node.node_id, {'CPU': cpus})
-        busy = cpus - free.get('CPU', 0) if node.alive else 0
-        load = f'{busy:g}/{cpus:g}'
+        held = f'{busy_cpus.get(node.node_id, 0):g}' if busy_cpus is not None else '?'
+        held = f'{held}/{cpus:g}'
         memory = f"{node.resources.get('memory', 0) / 2**30:.1f} GiB"
         mark = '' if node.tagged else '*'  # tags found by a probe
         sandbox = node.tags.get(tags.SANDBOX, '?') + mark
         instructions = node.tags.get(tags.INSTRUCTIONS, '?') + mark
         print(f'{node.node_id:<58} {str(node.alive):<6} {sandbox:<8} {instructions:<7} '
-              f"{load:<10} {memory:<9} {'reserved' if node.node_id in reserved else '-'}")
+              f"{held:<10} {memory:<9} {'reserved' if node.node_id in reserved else '-'}")
     used = ray.cluster_resources().get('CPU', 0) - ray.available_resources().get('CPU', 0)
     print(f'cluster: {used:g} of {ray.cluster_resources().get("CPU", 0):g} CPUs busy')
     for q in queues:
@@ -115,7 +111,7 @@ def cmd_status(args) -> int:
         print('no driver has jobs queued')
     for described in nodecache.describe_all():
         print(nodecache.summary(described))
-    print(f'dashboard: {dashboard_url()}')
+    print(f'dashboard: {session.dashboard_url}')
     return 0
 
 

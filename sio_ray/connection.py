@@ -59,7 +59,7 @@ def connect(address: str | None = None, **init_kwargs) -> Session:
         if _session is not None:  # Ray was shut down or started again under it
             _session.close()
             _session = None
-        owns = False
+        owns, context = False, None
         if not ray.is_initialized():
             address = address or settings.RAY_ADDRESS.get()
             kwargs = {'namespace': NAMESPACE, 'log_to_driver': False, **init_kwargs}
@@ -75,12 +75,12 @@ def connect(address: str | None = None, **init_kwargs) -> Session:
                 _check_reachable(address)
                 _loopback(_is_loopback(address))
             try:
-                ray.init(address=address, **kwargs)
+                context = ray.init(address=address, **kwargs)
             except BaseException:
                 _loopback(False)
                 raise
             owns = address == 'local'
-        _session = Session(owns_ray=owns)
+        _session = Session(owns_ray=owns, context=context)
         if not owns:
             _report(_session)
         if not _hooked:
@@ -125,9 +125,7 @@ def shutdown() -> None:
 
 def dashboard_url() -> str:
     """The dashboard of the Ray this process is connected to, or ``(no dashboard)``."""
-    from ray._private import worker
-    url = worker.get_dashboard_url()
-    return f'http://{url}' if url else '(no dashboard)'
+    return connect().dashboard_url
 
 
 def _dashboard_port() -> int:

@@ -144,6 +144,8 @@ class Dispatcher:
         self._probing: dict[ray.ObjectRef, str] = {}  # probes in flight: node id
         self._probe_wanted: set[str] = set()  # nodes start_now() waits to know
         self._stalled: list[Job] = []  # queued jobs no alive node can run now
+        self._clock = bounds.start_clock()  # which of this driver's tasks started
+        self._ended: list[str] = []  # task ids the clock may forget
         self._stall_warned = 0.0
         self._watched_nodes_at = -SNAPSHOT_AGE
         self._policed_at = 0.0
@@ -470,6 +472,7 @@ class Dispatcher:
 
     def _finish(self, ref: ray.ObjectRef, job: Job) -> None:
         """Deliver the result of a job whose task ended."""
+        self._ended.append(ref.task_id().hex())
         try:
             job.resolve(ray.get(ref), ran=True)
             return
@@ -483,7 +486,6 @@ class Dispatcher:
                 self._lock.notify_all()
             return
         if job.stopping is not None:
-            bounds.forget(ref.task_id().hex())
             if job.stopping == CANCELLED:
                 job.resolve(failure(job.environ, CANCELLED), ran=False)
             else:  # stopped at its bound: it ran, and this is how it ended
@@ -515,9 +517,10 @@ class Dispatcher:
             ended, _ = ray.wait(watched, num_returns=len(watched), timeout=0, fetch_local=False)
             with self._lock:
                 for ref in ended:
-                    if self._watched.pop(ref).stopping is not None:
-                        bounds.forget(ref.task_id().hex())
-        started = bounds.started_attempts()
+                    self._watched.pop(ref)
+                    self._ended.append(ref.task_id().hex())
+        forget, self._ended = self._ended, []
+        started = bounds.started_attempts(self._clock, forget)
         soft, force = [], []
         with self._lock:
             self._stop_overdue(jobs, started, now, soft, force)

@@ -80,10 +80,10 @@ def job_finished(result: dict, seconds: float) -> None:
     _safely(record)
 
 
-def job_started(environ: dict, attempt: int) -> None:
-    """A job starts on its node; ``attempt`` > 0 is a retry after a system failure."""
-    if attempt > 0:
-        _safely(lambda m: m['retries'].inc(tags={'job_type': str(environ.get('job_type'))}))
+def job_retried(environ: dict) -> None:
+    """A job started again after a system failure (counted by its driver's clock,
+    :class:`sio_ray.bounds.Clock`)."""
+    _safely(lambda m: m['retries'].inc(tags={'job_type': str(environ.get('job_type'))}))
 
 
 def export(recorded) -> None:

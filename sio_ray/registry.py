@@ -7,23 +7,21 @@ A node started without sio's tags (a plain ``ray start``, a driver's own
 cluster's registry, a detached actor on the head (:class:`Registry`), for as
 long as the cluster lives: every driver reads it instead of probing again.
 
-Every driver's dispatcher publishes, about once a second, a summary of its
-queue (jobs by contest priority, jobs in Ray, its window); ``sio-ray status``
-run from any shell reads them with :func:`published_queues`.  Summaries older
-than :data:`PUBLISHED_TTL` are those of drivers that are gone.
+Every driver's dispatcher publishes to the registry, about once a second, a
+summary of its queue (jobs by contest priority, jobs in Ray, its window, the
+nodes it reserved, its stalled jobs); ``sio-ray status`` run from any shell
+reads them with :func:`published_queues`.  Summaries older than
+:data:`PUBLISHED_TTL` are those of drivers that are gone.
 """
 
 from __future__ import annotations
 
-import json
 import time
 
 import ray
 
 #: The Ray namespace of sio_ray's named actors.
 NAMESPACE = 'sio'
-_KV_NAMESPACE = 'sio'
-_KV_PREFIX = 'sio-queue:'
 #: Published queues older than this are from drivers that are gone.
 PUBLISHED_TTL = 10.0
 #: The name of the cluster's registry actor (in :data:`NAMESPACE`).
@@ -39,6 +37,7 @@ class Registry:
 
     def __init__(self):
         self._tags: dict[str, dict[str, str]] = {}
+        self._queues: dict[str, dict] = {}
 
     def node_tags(self) -> dict[str, dict[str, str]]:
         """The probed tags, by node id."""
@@ -47,14 +46,32 @@ class Registry:
     def record_tags(self, node_id: str, tags: dict[str, str]) -> None:
         self._tags[node_id] = dict(tags)
 
+    def publish_queue(self, driver: str, summary: dict) -> None:
+        self._queues[driver] = {**summary, 'driver': driver}
+        stale = time.time() - 10 * PUBLISHED_TTL  # drivers gone long ago
+        for gone in [d for d, q in self._queues.items() if q.get('updated', 0) < stale]:
+            del self._queues[gone]
+
+    def queues(self) -> list[dict]:
+        return list(self._queues.values())
+
+
+_handles: dict[str, object] = {}
+
 
 def registry():
-    """The cluster's :class:`Registry` (created on first use)."""
-    head = any(n.get('Alive') and HEAD_RESOURCE in (n.get('Resources') or {})
-               for n in ray.nodes())
-    return Registry.options(name=REGISTRY_NAME, namespace=NAMESPACE, lifetime='detached',
-                            get_if_exists=True,
-                            resources={HEAD_RESOURCE: 0.001} if head else None).remote()
+    """The cluster's :class:`Registry` (created on first use; its handle kept
+    for this connection to Ray)."""
+    context = ray.get_runtime_context()
+    key = f'{context.get_session_name()}:{context.get_job_id()}'  # this cluster, this driver
+    handle = _handles.get(key)
+    if handle is None:
+        head = any(n.get('Alive') and HEAD_RESOURCE in (n.get('Resources') or {})
+                   for n in ray.nodes())
+        handle = _handles[key] = Registry.options(
+            name=REGISTRY_NAME, namespace=NAMESPACE, lifetime='detached', get_if_exists=True,
+            resources={HEAD_RESOURCE: 0.001} if head else None).remote()
+    return handle
 
 
 @ray.remote(num_cpus=0, max_retries=0)
@@ -66,20 +83,17 @@ def probe_node() -> dict[str, str]:
 
 def publish_queue(driver: str, summary: dict) -> None:
     """Publish ``summary`` as the queue of ``driver`` (this driver's Ray job id)."""
-    from ray.experimental.internal_kv import _internal_kv_put
-    _internal_kv_put(_KV_PREFIX + driver, json.dumps(summary), namespace=_KV_NAMESPACE)
+    registry().publish_queue.remote(driver, summary)
 
 
-def published_queues() -> list[dict]:
+def published_queues(timeout: float = 30.0) -> list[dict]:
     """The queues that live drivers of the cluster published, freshest first."""
-    from ray.experimental.internal_kv import _internal_kv_get, _internal_kv_list
-    queues = []
-    for key in _internal_kv_list(_KV_PREFIX, namespace=_KV_NAMESPACE):
-        try:
-            summary = json.loads(_internal_kv_get(key, namespace=_KV_NAMESPACE))
-        except (TypeError, ValueError):
-            continue
-        if time.time() - summary.get('updated', 0) <= PUBLISHED_TTL:
-            summary['driver'] = key.decode().removeprefix(_KV_PREFIX)
-            queues.append(summary)
-    return sorted(queues, key=lambda q: -q['updated'])
+    queues = ray.get(registry().queues.remote(), timeout=timeout)
+    now = time.time()
+    return sorted((q for q in queues if now - q.get('updated', 0) <= PUBLISHED_TTL),
+                  key=lambda q: -q['updated'])
+
+
+def reserved_nodes() -> set[str]:
+    """The nodes drivers reserved for exclusive jobs (drained, or running one)."""
+    return {node for q in published_queues() for node in q.get('reserved', ())}

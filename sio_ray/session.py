@@ -16,13 +16,22 @@ from sio_ray.dispatcher import Dispatcher
 class Session:
     """This process's connection to one Ray cluster and its dispatcher."""
 
-    def __init__(self, owns_ray: bool, window: int | None = None):
+    def __init__(self, owns_ray: bool, window: int | None = None, context=None):
         #: Whether Ray was started by :func:`sio_ray.connect` (and stops with the session).
         self.owns_ray = owns_ray
         #: The Ray job id of this driver.
         self.job_id = ray.get_runtime_context().get_job_id()
         #: The session's :class:`~sio_ray.dispatcher.Dispatcher`: its queue and window.
         self.dispatcher = Dispatcher(window)
+        self._context = context  # what ray.init() returned
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard of this session's Ray (``http://...``), or ``(no dashboard)``."""
+        if self._context is None:  # a Ray initialised by the caller: ask it again
+            self._context = ray.init(ignore_reinit_error=True)
+        url = getattr(self._context, 'dashboard_url', None)
+        return f'http://{url}' if url else '(no dashboard)'
 
     @property
     def gcs_address(self) -> str:

@@ -4,11 +4,11 @@ Every alive Ray node that can run jobs (has CPUs) is one worker::
 
     {'name': 'judge1:4f1c2a9b',            # host name : the node id's start
      'info': {'name': ..., 'concurrency': 8,          # the node's CPUs
-              'can_run_cpu_exec': True,   # a node slot for exclusive jobs, working sandboxes
+              'can_run_cpu_exec': True,   # working sandboxes (its tags, or a probe's)
               'available_ram_mb': 15872,  # the node's memory for tasks (MiB)
               'host': ['10.0.0.2', 40123], 'node_id': '4f1c2a9b...'},
      'tasks': ['sio:sio2jail-exec:urn:uuid:...', ...],  # the sio jobs running there
-     'is_running_cpu_exec': False}        # an exclusive job holds the node
+     'is_running_cpu_exec': False}        # a driver keeps the node for an exclusive job
 
 ``tasks`` lists the Ray names of the jobs running on the node (from Ray's
 State API; empty where it cannot be asked), as OIOIOI only counts them.
@@ -21,7 +21,7 @@ import time
 
 import ray
 
-from sio_ray import tags
+from sio_ray import load, registry, tags
 
 logger = logging.getLogger(__name__)
 
@@ -35,18 +35,7 @@ def worker_name(node: dict) -> str:
 
 def _running_tasks(timeout: float = 5.0) -> dict[str, list[str]]:
     """``{node id: [names of sio tasks running there]}``, or {} if Ray cannot tell."""
-    try:
-        from ray._private.worker import get_dashboard_url
-        from ray.util.state import list_tasks
-        # Name this cluster's dashboard: with no address Ray looks for "the"
-        # cluster on this machine and gives up when it finds several.
-        dashboard = get_dashboard_url()
-        tasks = list_tasks(address=f'http://{dashboard}' if dashboard else None,
-                           filters=[('state', '=', 'RUNNING')], limit=10000, timeout=timeout,
-                           raise_on_missing_output=False)
-    except Exception as exc:
-        logger.debug('the State API did not answer: %s', exc)
-        return {}
+    tasks = load.running_tasks(timeout) or []
     running: dict[str, list[str]] = {}
     for task in tasks:
         if (task.name or '').startswith('sio:') and task.node_id:
@@ -56,29 +45,33 @@ def _running_tasks(timeout: float = 5.0) -> dict[str, list[str]]:
 
 def get_workers() -> list[dict]:
     """The workers, in sioworkersd's shape (see the module docs)."""
-    from ray._private.state import available_resources_per_node
-    available = available_resources_per_node()
+    import sio_ray
     running = _running_tasks()
+    # What nodes can do: their labels, or what a probe found (sio_ray.registry);
+    # which ones drivers keep for an exclusive job: what they published.
+    known = {n.node_id: n for n in sio_ray.connect().dispatcher.nodes()}
+    try:
+        reserved = registry.reserved_nodes()
+    except Exception as exc:
+        logger.debug('the published queues could not be read: %s', exc)
+        reserved = set()
     workers = []
     for node in ray.nodes():
         total = node.get('Resources') or {}
         if not node.get('Alive') or total.get('CPU', 0) <= 0:
             continue
         node_id = node['NodeID']
-        labels = node.get('Labels') or {}
-        # Ray leaves out of a node's available resources the ones all taken.
-        free = available.get(node_id, {'CPU': total.get('CPU', 0), tags.NODE_SLOT: 1})
-        has_slot = total.get(tags.NODE_SLOT, 0) >= 1
+        tagged = known.get(node_id)
+        able = tagged is not None and tagged.tags.get(tags.SANDBOX) == 'true'
         name = worker_name(node)
         info = {'name': name,
                 'concurrency': int(total.get('CPU', 0)),
-                'can_run_cpu_exec': has_slot and labels.get(tags.SANDBOX) == 'true',
+                'can_run_cpu_exec': able,
                 'available_ram_mb': int(total.get('memory', 0) // _MIB),
                 'host': [node.get('NodeManagerAddress'), node.get('NodeManagerPort')],
                 'node_id': node_id}
         workers.append({'name': name, 'info': info, 'tasks': running.get(node_id, []),
-                        'is_running_cpu_exec': has_slot and
-                        free.get(tags.NODE_SLOT, 0) < tags.ORDINARY_SLOT})
+                        'is_running_cpu_exec': able and node_id in reserved})
     return sorted(workers, key=lambda w: w['name'])
 
 
