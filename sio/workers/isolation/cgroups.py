@@ -166,19 +166,29 @@ def backend() -> str | None:
     return kind
 
 
+#: A run cgroup left empty this long (s) is a dead worker's, and is removed.
+ORPHAN_AGE_S = 600
+
+
 def _remove_orphans(kind: str) -> None:
-    """Kill and remove the run cgroups of workers that died (``run-<pid>-...``)."""
+    """Remove the run cgroups dead workers left: empty ones not touched for
+    :data:`ORPHAN_AGE_S`.  (Never by their owner's pid: workers in other PID
+    namespaces share the hierarchy, and a live run's group is empty for a
+    moment before its program joins it.  What a dead worker's box left
+    running dies with the box — its PID 1 or the launcher's parent-death
+    signal — and leaves the group empty.)"""
     parents = [root() / PARENT] if kind == 'v2' else \
         [root() / c / PARENT for c in ('memory', 'pids', 'cpuacct')]
+    now = time.time()
     for parent in parents:
         with contextlib.suppress(OSError):
             for d in parent.iterdir():
                 if not d.name.startswith('run-') or not d.is_dir():
                     continue
-                with contextlib.suppress(ValueError, OSError):
-                    owner = int(d.name.split('-')[1])
-                    if owner != os.getpid() and not Path(f'/proc/{owner}').exists():
-                        RunCgroup(kind, {'pids': d, 'memory': d}).remove()
+                with contextlib.suppress(OSError):
+                    if now - d.stat().st_mtime > ORPHAN_AGE_S and \
+                            not (d / 'cgroup.procs').read_text().strip():
+                        d.rmdir()  # fails (EBUSY) if a process joined meanwhile
 
 
 class RunCgroup:
