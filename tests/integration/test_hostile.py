@@ -105,7 +105,9 @@ def test_fork_bomb_is_contained_and_leaves_nothing(programs):
     # (run_confined checks inside the confinement).
     r = run_confined(programs['fork_bomb'], limits={'time_limit': 1000})
     assert r['result_code'] in ('TLE', 'MLE', 'RE'), r
-    assert r['real_time_used'] <= 2 * 1000 + 1000 + 500  # the wall limit, and a little
+    # Bounded: the wall limit (3 s), plus reaping every process of the bomb,
+    # which a machine loaded with other suites and a CPU hog took seconds for.
+    assert r['real_time_used'] <= 30_000
 
 
 def test_threads_count_towards_cpu_time(programs):
