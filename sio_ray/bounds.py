@@ -63,11 +63,13 @@ class Clock:
     def __init__(self):
         self._starts: dict[str, int] = {}
 
-    def started(self, task_id: str, job_type: str) -> None:
+    def started(self, task_id: str, job_type: str) -> int:
+        """Count a start of ``task_id``; which attempt it is (0 for the first)."""
         self._starts[task_id] = self._starts.get(task_id, 0) + 1
         if self._starts[task_id] > 1:  # started again after a system failure
             from sio_ray import metrics
             metrics.job_retried({'job_type': job_type})
+        return self._starts[task_id] - 1
 
     def poll(self, forget: list[str]) -> dict[str, int]:
         """Drop the tasks in ``forget``; the others that started, by task id,
@@ -92,8 +94,12 @@ _clocks: dict[str, object] = {}
 
 
 def announce_start(job_type: str) -> None:
-    """In a task: tell its driver's clock that this attempt has started (never
-    fails the job; one that cannot tell runs without a bound)."""
+    """In a task: tell its driver's clock that this attempt has started.  The
+    message is not waited for (that would cost every job a round trip): a
+    start told by a node that dies a moment later may be lost, and the retry
+    then counts as the first attempt — its bound is the same, only
+    ``sio_job_retries`` misses it.  Never fails the job: one that cannot tell
+    runs without a bound."""
     context = ray.get_runtime_context()
     job_id = context.get_job_id()
     try:

@@ -3,16 +3,18 @@
 * ``sio-ray submit FILE.jsonl|-`` — environs one per line; results as JSON
   lines (input order) to standard output or ``--out``; progress on standard
   error; exit status 1 if any job failed, 2 for unusable input.
-* ``sio-ray status`` — the nodes with their tags and load, the node caches,
-  and the dashboard.
+* ``sio-ray status --address HOST:PORT`` — the nodes with their tags and
+  load, the drivers' queues (and jobs no node can run), the node caches, and
+  the dashboard; without an address (or ``$RAY_ADDRESS``) it says so rather
+  than start a Ray of its own.
 * ``sio-ray demo`` — the main job on Ray: a local Ray and filetracker, three
   sample submissions compiled and judged, a verdict table.
 * ``sio-ray node-args`` — this node's tags, probed, as ``ray start`` arguments.
 * ``sio-ray gateway`` — sioworkersd's XML-RPC surface for OIOIOI, on Ray
   (:mod:`sio_ray.gateway`; options: ``sio-ray gateway --help``).
 
-``--address`` (or ``$RAY_ADDRESS``) names an existing cluster; without it a
-local Ray is started.
+``--address`` (or ``$RAY_ADDRESS``), before or after the subcommand, names an
+existing cluster; without it ``submit`` and ``demo`` start a local Ray.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from pathlib import Path
 from sio.workers import environ as envmod
 
 
-def _read_environs(source: str) -> list[dict]:
+def _read_environs(source: str) -> list[tuple[int, dict]]:
+    """The environs of a JSON-lines file, with their (1-based) line numbers."""
     stream = sys.stdin if source == '-' else open(source, encoding='utf-8')
     environs = []
     with stream:
@@ -33,7 +36,7 @@ def _read_environs(source: str) -> list[dict]:
             if not line.strip():
                 continue
             try:
-                environs.append(envmod.from_json(line))
+                environs.append((number, envmod.from_json(line)))
             except envmod.EnvironError as exc:
                 raise ValueError(f'line {number}: {exc}') from None
     return environs
@@ -41,16 +44,16 @@ def _read_environs(source: str) -> list[dict]:
 
 def cmd_submit(args) -> int:
     import sio_ray
-    try:
-        environs = _read_environs(args.file)
-    except (OSError, ValueError) as exc:
-        print(f'sio-ray submit: {exc}', file=sys.stderr)
-        return 2
+    from sio_ray.driver import submit_prepared
+    from sio_ray.prepared import prepare
     try:
         journal = sio_ray.Journal(args.journal_dir, args.batch) if args.batch else None
+        # Every job checked (bad values named by their line) before Ray is asked.
+        jobs = [prepare(environ, f'line {number}', index if journal is not None else None)
+                for index, (number, environ) in enumerate(_read_environs(args.file))]
         sio_ray.connect(args.address)
-        futures = sio_ray.submit_many(environs, journal)
-    except ValueError as exc:
+        futures = submit_prepared(jobs, journal)
+    except (OSError, ValueError) as exc:
         print(f'sio-ray submit: {exc}', file=sys.stderr)
         return 2
     out = open(args.out, 'w', encoding='utf-8') if args.out else sys.stdout
@@ -79,8 +82,19 @@ def cmd_status(args) -> int:
     import ray
 
     import sio_ray
+    from sio.workers import settings
     from sio_ray import load, nodecache, registry, tags
-    session = sio_ray.connect(args.address)
+    address = args.address or settings.RAY_ADDRESS.get()
+    if address is None:  # a status of its own Ray would show an empty one
+        print('sio-ray status: no Ray cluster named: give --address HOST:PORT (or set '
+              '$RAY_ADDRESS); sio-ray status does not start a Ray of its own',
+              file=sys.stderr)
+        return 2
+    try:
+        session = sio_ray.connect(address)
+    except ConnectionError as exc:
+        print(f'sio-ray status: {exc}', file=sys.stderr)
+        return 2
     busy_cpus = load.busy_cpus()
     queues = registry.published_queues()
     reserved = {node for q in queues for node in q.get('reserved', ())}

@@ -152,6 +152,7 @@ class Dispatcher:
         self._stopped = False
         self._published_at = 0.0
         self._published_empty = True
+        self._metered: set[float] = set()  # contest priorities whose queue length is set
         self._thread = threading.Thread(target=self._loop, name='sio-ray-dispatcher',
                                         daemon=True)
         self._thread.start()
@@ -356,7 +357,6 @@ class Dispatcher:
                 stall.job.stall_reason = stall.reason
                 stall.job.stalled_since = stall.job.stalled_since or now
                 self._stalled.append(stall.job)
-            queued = len(self._queue)
         if plan.probe:
             self._probe(plan.probe)
         for refusal in plan.refused:
@@ -374,7 +374,7 @@ class Dispatcher:
                 job.resolve(failure(job.environ, f'Ray refused the task: {exc}'), ran=False)
                 continue
             sent.append((ref, job))
-            metrics.job_dispatched(job.environ, time.monotonic() - job.queued_at, queued)
+            metrics.job_dispatched(job.environ, time.monotonic() - job.queued_at)
         cancel = []
         with self._lock:
             for ref, job in sent:
@@ -485,20 +485,22 @@ class Dispatcher:
                 self._queue.push(job.environ, job)
                 self._lock.notify_all()
             return
+        # The driver's own result of a job that reached Ray names its task.
+        environ = {**job.environ, 'ray_task_id': ref.task_id().hex()}
         if job.stopping is not None:
             if job.stopping == CANCELLED:
-                job.resolve(failure(job.environ, CANCELLED), ran=False)
+                job.resolve(failure(environ, CANCELLED), ran=False)
             else:  # stopped at its bound: it ran, and this is how it ended
                 how = ('its worker process was killed: the job did not stop within '
                        f'{bounds.FORCE_AFTER:g} s of being interrupted' if job.forced
                        else 'it was interrupted and its boxes killed')
-                job.resolve(failure(job.environ, job.stopping,
+                job.resolve(failure(environ, job.stopping,
                                     f'{job.stopping}\nsio_ray stopped the job: {how}.\n'
                                     f'Ray reported: {type(error).__name__}'), ran=True)
         elif isinstance(error, ray.exceptions.TaskCancelledError):
-            job.resolve(failure(job.environ, CANCELLED), ran=False)
+            job.resolve(failure(environ, CANCELLED), ran=False)
         else:  # a system failure Ray gave up on: still a result
-            job.resolve(failure(job.environ, f'the job was lost: {error}',
+            job.resolve(failure(environ, f'the job was lost: {error}',
                                 f'{type(error).__name__}: {error}'), ran=False)
 
     def _police(self) -> None:
@@ -574,6 +576,11 @@ class Dispatcher:
                        'pid': os.getpid(), 'host': socket.gethostname(), 'updated': now}
             self._published_at, self._published_empty = now, empty
         summary['stalled'] = self.stalled()
+        lengths = {float(p): n for p, n in summary['queued'].items()}
+        for gone in self._metered - lengths.keys():
+            lengths[gone] = 0  # emptied since: say so
+        self._metered = {p for p, n in lengths.items() if n}
+        metrics.queue_lengths(self.driver, lengths)
         try:
             registry.publish_queue(self.driver, summary)
         except Exception:  # only for people looking; jobs never wait on it

@@ -2,13 +2,16 @@
 (Prometheus format; names get Ray's ``ray_`` prefix):
 
 * ``sio_jobs`` (counter): finished jobs by ``job_type`` and ``result_code``
-  (``FAILURE`` when the job itself failed);
+  (``FAILURE`` when the job itself failed, ``SUCCESS`` for a job that gives
+  no code: no label is ever ``None``);
 * ``sio_job_run_seconds`` (histogram): time a job took on its node, by ``job_type``;
 * ``sio_queue_wait_seconds`` (histogram): time a job waited in the driver's
   queue before Ray got it, by ``job_type``;
-* ``sio_queue_length`` (gauge): jobs waiting in a driver's queue;
+* ``sio_queue_length`` (gauge): jobs waiting in a driver's queue, by
+  ``contest_priority`` (and ``driver``, the driver's Ray job id);
 * ``sio_job_retries`` (counter): jobs started again after a system failure
-  (a lost node or worker), by ``job_type``;
+  (a lost node or worker), by ``job_type`` (counted by the driver's clock,
+  :class:`sio_ray.bounds.Clock`);
 * what the core recorded (:mod:`sio.workers.stats`), under the same names
   prefixed ``sio_``: ``sio_ft_cache_hits``, ``sio_ft_cache_misses``,
   ``sio_ft_cache_stale``, ``sio_ft_cache_hit_bytes``,
@@ -44,7 +47,9 @@ def _metrics() -> dict:
         'wait': Histogram('sio_queue_wait_seconds',
                           description="Time in the driver's queue before Ray got the job.",
                           boundaries=_SECONDS, tag_keys=('job_type',)),
-        'queued': Gauge('sio_queue_length', description="Jobs in the driver's queue."),
+        'queued': Gauge('sio_queue_length',
+                        description="Jobs in a driver's queue, by contest priority.",
+                        tag_keys=('contest_priority', 'driver')),
         'retries': Counter('sio_job_retries', description='Jobs started again after a system failure.',
                            tag_keys=('job_type',)),
     }
@@ -72,7 +77,10 @@ def _safely(record) -> None:
 
 def job_finished(result: dict, seconds: float) -> None:
     job_type = str(result.get('job_type'))
-    code = result.get('result_code') if result.get('result') == SUCCESS else FAILURE
+    if result.get('result') != SUCCESS:
+        code = FAILURE
+    else:  # a job without a result code (ping, ft-check...) counts as SUCCESS
+        code = result.get('result_code') or SUCCESS
 
     def record(m):
         m['jobs'].inc(tags={'job_type': job_type, 'result_code': str(code)})
@@ -99,8 +107,14 @@ def export(recorded) -> None:
     _safely(record)
 
 
-def job_dispatched(environ: dict, waited: float, queued: int) -> None:
+def job_dispatched(environ: dict, waited: float) -> None:
+    _safely(lambda m: m['wait'].observe(waited, tags={'job_type': str(environ.get('job_type'))}))
+
+
+def queue_lengths(driver: str, by_priority: dict[float, int]) -> None:
+    """Jobs in the driver's queue by contest priority (0 for the priorities
+    that emptied since)."""
     def record(m):
-        m['wait'].observe(waited, tags={'job_type': str(environ.get('job_type'))})
-        m['queued'].set(queued)
+        for priority, count in by_priority.items():
+            m['queued'].set(count, tags={'contest_priority': f'{priority:g}', 'driver': driver})
     _safely(record)

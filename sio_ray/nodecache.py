@@ -46,6 +46,7 @@ class NodeCache:
         self.remote_url = remote_url
         self.server: NodeCacheServer | None = None
         self._lock = threading.Lock()
+        self._job_counters: dict[str, float] = {}  # what jobs read straight from the store
         try:  # at once (also when Ray restarts the actor); a failure is told by ensure()
             self.ensure()
         except Exception:
@@ -68,13 +69,28 @@ class NodeCache:
                 return exc.url
             return self.server.url
 
+    def add_job_counters(self, counters: dict[str, float]) -> None:
+        """Count what a job of this node did with the cache by itself (it reads
+        cached files straight from the store: those hits never reach the server)."""
+        with self._lock:
+            for name, amount in counters.items():
+                self._job_counters[name] = self._job_counters.get(name, 0) + amount
+
     def describe(self) -> dict:
-        """The server's ``/stats`` (this process's counters) and the node."""
+        """The server's ``/stats`` and the node; ``counters`` are the server's
+        and the jobs' together (``job_counters``: the jobs' alone)."""
         node_id = ray.get_runtime_context().get_node_id()
         if self.server is not None:
-            return {**self.server.describe(), 'node_id': node_id}
-        return {'url': ft.node_cache_url(self.remote_url), 'remote_url': self.remote_url,
-                'pid': os.getpid(), 'node_id': node_id, 'counters': stats.totals()}
+            described = {**self.server.describe(), 'node_id': node_id}
+        else:
+            described = {'url': ft.node_cache_url(self.remote_url), 'remote_url': self.remote_url,
+                         'pid': os.getpid(), 'node_id': node_id, 'counters': stats.totals()}
+        with self._lock:
+            jobs = dict(self._job_counters)
+        counters = dict(described.get('counters') or {})
+        for name, amount in jobs.items():
+            counters[name] = counters.get(name, 0) + amount
+        return {**described, 'counters': counters, 'job_counters': jobs}
 
     def _export_metrics(self) -> None:
         while True:
@@ -112,6 +128,33 @@ def ensure_for(environ: dict) -> str | None:
         raise NodeCacheError(f'no node cache server for {url} on this node: {message}') from exc
 
 
+_actors: dict[str, tuple[object, float]] = {}  # this worker's look-ups: actor, when
+
+
+def report(environ: dict, recorded) -> None:
+    """After a job: give what it counted of the node cache (:mod:`sio.workers.stats`)
+    to the node's cache actor, for ``sio-ray status`` (never fails the job;
+    nothing to do where the cache runs as a service of its own)."""
+    counters = {name: amount for name, amount in recorded.counters.items()
+                if name.startswith('ft_cache_') and amount}
+    url = environ.get('filetracker_url') or os.environ.get('FILETRACKER_URL')
+    if not counters or not isinstance(url, str):
+        return
+    try:
+        name = actor_name(ray.get_runtime_context().get_node_id(), url)
+        actor, looked = _actors.get(name, (None, 0.0))
+        if actor is None and time.monotonic() - looked > 60:
+            try:
+                actor = ray.get_actor(name, namespace=NAMESPACE)
+            except ValueError:  # no actor: the node cache is a service of its own
+                actor = None
+            _actors[name] = (actor, time.monotonic())
+        if actor is not None:
+            actor.add_job_counters.remote(counters)
+    except Exception:
+        logger.debug('node cache counters not reported', exc_info=True)
+
+
 def describe_all(timeout: float = 10.0) -> list[dict]:
     """What the cluster's node cache actors say of themselves (empty when the
     State API cannot be reached); for ``sio-ray status`` and the demo."""
@@ -136,7 +179,9 @@ def describe_all(timeout: float = 10.0) -> list[dict]:
 def summary(described: dict) -> str:
     """One line for a node cache: where, and its counters."""
     c = described.get('counters', {})
+    direct = (described.get('job_counters') or {}).get('ft_cache_hits', 0)
     return (f"node cache {described.get('url')} on node {str(described.get('node_id'))[:12]}: "
-            f"{c.get('ft_cache_hits', 0):g} hits, {c.get('ft_cache_misses', 0):g} misses "
+            f"{c.get('ft_cache_hits', 0):g} hits ({direct:g} read by jobs straight from the "
+            f"store), {c.get('ft_cache_misses', 0):g} misses "
             f"({c.get('ft_cache_miss_bytes', 0) / 2**20:.1f} MiB from the central server), "
             f"{c.get('ft_cache_stale', 0):g} served during central outages")

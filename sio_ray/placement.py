@@ -3,8 +3,6 @@ task options (which node may run them is :mod:`sio_ray.scheduling`'s concern).""
 
 from __future__ import annotations
 
-import uuid
-
 from sio.workers.requirements import Requirements, requirements
 from sio_ray import tags
 
@@ -12,9 +10,17 @@ _MIB = 1 << 20
 
 
 def task_name(environ: dict) -> str:
-    """``sio:<job_type>:<job id>``, as the dashboard's task list shows it."""
-    job_id = environ.get('job_id') or environ.get('task_id') or uuid.uuid4().hex[:12]
-    return f"sio:{environ.get('job_type', '?')}:{job_id}"
+    """``sio:<job_type>``: the name of the job's Ray task, so that ``ray summary
+    tasks`` and the dashboard count jobs by type.  The job's own id
+    (:func:`job_id`) is the first line of the task's log, which the
+    dashboard shows with the task's details; the result environ names its
+    Ray task (``ray_task_id``) and node (``ray_node_id``)."""
+    return f"sio:{environ.get('job_type', '?')}"
+
+
+def job_id(environ: dict) -> str:
+    """The job's id: its ``job_id``, else sioworkersd's ``task_id``, else none."""
+    return str(environ.get('job_id') or environ.get('task_id') or '-')
 
 
 def task_options(environ: dict, req: Requirements | None = None) -> dict:

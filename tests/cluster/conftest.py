@@ -1,6 +1,7 @@
 """Real Ray for the cluster tests: a local single-node Ray, or a multi-node
 ``ray.cluster_utils.Cluster`` on this machine.  Token auth is off in tests only."""
 
+import contextlib
 import os
 import re
 import time
@@ -86,27 +87,42 @@ def state_address() -> str:
 
 
 def tasks_named(name: str) -> list:
-    """The attempts of the task named ``name`` that the State API knows."""
+    """The attempts of the tasks named ``name`` (``sio:<job type>``) that the State API knows."""
     from ray.util.state import list_tasks
-    return list_tasks(address=state_address(), filters=[('name', '=', name)],
+    return list_tasks(address=state_address(), filters=[('name', '=', name)], limit=10000,
                       raise_on_missing_output=False)
 
 
-def assert_no_task_submitted(fragment: str) -> None:
-    """No task whose name holds ``fragment`` ever reached Ray.  Rather than wait
-    a while for task events: a sentinel job submitted afterwards by this
-    driver must show in the State API first (a driver's task events reach the
-    GCS in the order it submitted the tasks)."""
+def attempts_of(task_id: str, detail: bool = False) -> list:
+    """The attempts of the Ray task ``task_id`` (a result's ``ray_task_id``)
+    that the State API knows."""
+    from ray.util.state import list_tasks
+    return list_tasks(address=state_address(), filters=[('task_id', '=', task_id)],
+                      detail=detail, raise_on_missing_output=False)
+
+
+def _flush_task_events() -> None:
+    """A sentinel job of a type of its own, waited for in the State API: the
+    task events this driver sent before it are in the GCS (a driver's task
+    events reach it in the order it submitted the tasks)."""
     import uuid
 
     import sio_ray
-    from ray.util.state import list_tasks
     sentinel = f'sentinel-{uuid.uuid4().hex[:12]}'
-    sio_ray.run({'job_type': 'ping', 'ping': 0, 'job_id': sentinel})
-    wait_until(lambda: tasks_named(f'sio:ping:{sentinel}'), 60, 'the sentinel task never showed')
-    names = {t.name for t in list_tasks(address=state_address(), limit=10000,
-                                        raise_on_missing_output=False)}
-    assert not any(fragment in name for name in names), sorted(names)
+    result = sio_ray.run({'job_type': 'test-results-only', 'job_id': sentinel})
+    wait_until(lambda: attempts_of(result['ray_task_id']), 60, 'the sentinel task never showed')
+
+
+@contextlib.contextmanager
+def no_task_submitted(*job_types: str):
+    """Whatever runs inside hands Ray no task of ``job_types`` (counted in the
+    State API before and after, which sentinel jobs make up to date)."""
+    def counts():
+        _flush_task_events()
+        return {job_type: len(tasks_named(f'sio:{job_type}')) for job_type in job_types}
+    before = counts()
+    yield
+    assert counts() == before
 
 
 def descendants(pid: int) -> dict[int, bytes]:

@@ -11,7 +11,7 @@ import ray
 
 import sio_ray
 from sio_ray import bounds
-from tests.cluster.conftest import tasks_named, wait_until
+from tests.cluster.conftest import attempts_of, wait_until
 from tests.conftest import processes_with
 
 #: How long after its bound a job may take to come back: a poll, the grace of
@@ -19,13 +19,13 @@ from tests.conftest import processes_with
 SLACK = bounds.POLL_INTERVAL + bounds.FORCE_AFTER + 20
 
 
-def attempts_of(name: str) -> list:
-    """The attempts of the task named ``name`` the State API knows, once the
+def ended_attempts(task_id: str) -> list:
+    """The attempts of Ray task ``task_id`` the State API knows, once the
     first has ended."""
     def ended():
-        tasks = tasks_named(name)
+        tasks = attempts_of(task_id)
         return tasks if any(t.state in ('FAILED', 'FINISHED') for t in tasks) else None
-    return wait_until(ended, 60, f'task events of {name}')
+    return wait_until(ended, 60, f'task events of {task_id}')
 
 
 def full_node_runs_at_once():
@@ -57,7 +57,7 @@ def test_a_hung_job_fails_at_its_bound_leaves_nothing_and_frees_its_worker(local
     wait_until(lambda: not processes_with(marker), 120, 'the job\'s child outlived it')
     assert full_node_runs_at_once()  # its worker (and CPU) is free again
     # Cancelled tasks are never retried: one attempt ran, and only one.
-    tasks = attempts_of(f'sio:test-hang:{job_id}')
+    tasks = ended_attempts(result['ray_task_id'])  # the driver names the task it stopped
     assert [t.attempt_number for t in tasks] == [0] and tasks[0].state == 'FAILED'
     assert len(starts.read_text().split()) == 1
 

@@ -93,17 +93,39 @@ def test_node_tags_for_ray_start_come_from_a_real_probe_and_survive_the_shell():
     assert not [w for w in words if w.startswith('--resources=')]  # jobs ask for none
 
 
-def test_status_lists_tagged_nodes_and_the_dashboard():
-    status = subprocess.Popen([SIO_RAY, 'status'], env=env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+def test_status_without_a_cluster_says_so_instead_of_starting_one():
+    status = subprocess.Popen([SIO_RAY, 'status'], env={**env(), 'RAY_ADDRESS': ''},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = status.communicate(timeout=180)
-    done = subprocess.CompletedProcess(status.args, status.returncode, stdout, stderr)
+    assert status.returncode == 2, stdout + stderr
+    assert 'no Ray cluster named: give --address' in stderr
+    assert not glob.glob(f"{os.environ['RAY_TMPDIR']}/ray/session_*_{status.pid}")  # no Ray
+
+
+def test_status_lists_tagged_nodes_and_the_dashboard(local_ray):
+    import ray
+    done = subprocess.run([SIO_RAY, 'status', '--address',  # after the subcommand
+                           ray.get_runtime_context().gcs_address],
+                          env=env(), capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
-    # The local Ray it started kept its session in the test session's directory.
-    assert glob.glob(f"{os.environ['RAY_TMPDIR']}/ray/session_*_{status.pid}")
     assert 'sandbox' in done.stdout and 'dashboard: http://127.0.0.1:' in done.stdout
     node_line = done.stdout.splitlines()[1]
     assert ' True ' in node_line and ' true ' in node_line
+
+
+def test_submit_names_bad_values_by_their_line(tmp_path):
+    jobs = tmp_path / 'jobs.jsonl'
+    jobs.write_text('{"job_type": "ping", "ping": 1}\n\n'
+                    '{"job_type": "exec", "exec_mem_limit": "64M"}\n')
+    done = subprocess.run([SIO_RAY, 'submit', str(jobs)], env=env(), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert "sio-ray submit: line 3: environ['exec_mem_limit']: '64M'" in done.stderr, done.stderr
+    jobs.write_text('{"job_type": "ping"}\n{"job_type": "no-such-job"}\n')
+    done = subprocess.run([SIO_RAY, 'submit', str(jobs)], env=env(), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert "line 2: environ['job_type']: unknown job type 'no-such-job'" in done.stderr
 
 
 def test_ray_demo_judges_the_samples():

@@ -20,7 +20,7 @@ import sio_ray
 from sio.workers.filetracker.client import FiletrackerClient
 from sio.workers.runner import run as run_in_process
 from sio_ray import bounds, registry
-from tests.cluster.conftest import (alive, assert_no_task_submitted, descendants, tasks_named,
+from tests.cluster.conftest import (alive, attempts_of, descendants, no_task_submitted,
                                     wait_until)
 from tests.conftest import processes_with
 
@@ -82,12 +82,21 @@ class Driver:
         self.process.wait(60)
 
 
+def ran_like_sio_batch(result: dict, job: dict) -> bool:
+    """``result`` is what the in-process runner gives for ``job``, plus where
+    on Ray it ran (``ray_node_id``, ``ray_task_id``)."""
+    expected = run_in_process(dict(job))
+    here = {k: v for k, v in result.items() if k not in ('ray_node_id', 'ray_task_id')}
+    return here == expected and len(result['ray_node_id']) == 56 and \
+        len(result['ray_task_id']) > 0
+
+
 def test_run_returns_the_same_environ_as_the_in_process_runner(local_ray):
     job = {'job_type': 'ping', 'ping': 'e1', 'job_id': 'ping-1'}
     result = sio_ray.run(job)
-    expected = run_in_process(dict(job))
     assert result['worker'] == platform.node()  # the node, as sioworkersd says
-    assert result == expected
+    assert result['ray_node_id'] == ray.nodes()[0]['NodeID']  # and as Ray says
+    assert ran_like_sio_batch(result, job)
     assert job == {'job_type': 'ping', 'ping': 'e1', 'job_id': 'ping-1'}  # caller's dict untouched
 
 
@@ -116,9 +125,10 @@ def test_submit_hands_a_job_to_ray_and_the_reference_resolves_to_its_result(loca
     ref = sio_ray.submit(job)
     assert isinstance(ref, ray.ObjectRef)
     result = ray.get(ref, timeout=60)
-    assert result == run_in_process(dict(job))
+    assert ran_like_sio_batch(result, job)
+    assert result['ray_task_id'] == ref.task_id().hex()
     assert [t.state for t in wait_until(
-        lambda: [t for t in tasks_named(f"sio:ping:{job['job_id']}") if t.state == 'FINISHED'],
+        lambda: [t for t in attempts_of(result['ray_task_id']) if t.state == 'FINISHED'],
         60, 'the task never showed')] == ['FINISHED']
     # A job no node can run comes back as FAILURE through a reference too.
     refused = ray.get(sio_ray.submit({'job_type': 'ping', 'ping_mem_limit': 1 << 40}))
@@ -169,11 +179,11 @@ def test_a_group_asking_too_much_memory_is_refused_before_anything_runs(local_ra
     group = {'workers_jobs': {
         'small': {'job_type': 'ping', 'ping': 1, 'job_id': 'never-run-small'},
         'huge': {'job_type': 'exec', 'exec_mem_limit': 3 * 1024 * 1024, 'job_id': 'never-run'}}}
-    finished = sio_ray.run_group(group)
+    with no_task_submitted('ping', 'exec'):
+        finished = sio_ray.run_group(group)
     assert finished['error']['message'] == \
         'One of the tasks requires 3072 MiB of RAM, exceeding the limit of 2048 MiB'
     assert 'workers_jobs.results' not in finished
-    assert_no_task_submitted('never-run')
     with pytest.raises(ValueError, match=r"group\['workers_jobs'\]\['bad'\]: environ\['ping'\]"):
         sio_ray.run_group({'workers_jobs': {'good': {'job_type': 'ping', 'ping': 1},
                                             'bad': {'job_type': 'ping', 'ping': float('nan')}}})
@@ -186,19 +196,39 @@ def test_a_group_asking_too_much_memory_is_refused_before_anything_runs(local_ra
 def test_bad_environs_are_rejected_before_anything_is_queued(local_ray):
     jobs = [{'job_type': 'ping', 'ping': 1, 'job_id': 'must-not-run'},
             {'job_type': 'ping', 'ping': b'bytes'}]
-    with pytest.raises(ValueError, match=r"environs\[1\]: environ\['ping'\]: bytes is not JSON"):
-        sio_ray.run_many(jobs)
-    with pytest.raises(ValueError, match=r"environ\['exec_mem_limit'\]: '64M'"):
-        sio_ray.submit({'job_type': 'exec', 'exec_mem_limit': '64M'})
-    with pytest.raises(ValueError, match="workers_jobs"):
-        sio_ray.run_group({'workers_jobs': [{'job_type': 'ping', 'job_id': 'must-not-run'}]})
-    assert_no_task_submitted('must-not-run')
+    with no_task_submitted('ping', 'exec', 'no-such-job'):
+        with pytest.raises(ValueError,
+                           match=r"environs\[1\]: environ\['ping'\]: bytes is not JSON"):
+            sio_ray.run_many(jobs)
+        with pytest.raises(ValueError, match=r"environ\['exec_mem_limit'\]: '64M'"):
+            sio_ray.submit({'job_type': 'exec', 'exec_mem_limit': '64M'})
+        with pytest.raises(ValueError, match="workers_jobs"):
+            sio_ray.run_group({'workers_jobs': [{'job_type': 'ping', 'job_id': 'must-not-run'}]})
+        # A job type no installed package provides: refused here, not on a worker.
+        with pytest.raises(ValueError, match=r"environs\[1\]: environ\['job_type'\]: unknown "
+                                             r"job type 'no-such-job'; installed: .*ping"):
+            sio_ray.run_many([{'job_type': 'ping'}, {'job_type': 'no-such-job'}])
 
 
 def test_jobs_are_named_for_the_dashboard(local_ray):
-    sio_ray.run({'job_type': 'ping', 'ping': 0, 'job_id': 'named-job-42'})
-    wait_until(lambda: [t for t in tasks_named('sio:ping:named-job-42') if t.state == 'FINISHED'],
-               60, 'the named task never showed as FINISHED')
+    from ray.util.state import get_log, summarize_tasks
+    results = sio_ray.run_many([{'job_type': 'ping', 'ping': i, 'job_id': f'named-job-{i}'}
+                                for i in range(3)])
+    # Where it ran: Ray's node and task, beside upstream's worker (host name).
+    assert all(r['ray_node_id'] == ray.nodes()[0]['NodeID'] for r in results)
+    [task] = wait_until(lambda: [t for t in attempts_of(results[1]['ray_task_id'])
+                                 if t.state == 'FINISHED'], 60, 'the task never showed')
+    # Named by job type, so that `ray summary tasks` counts jobs by type ...
+    assert task.name == 'sio:ping'
+    summary = wait_until(lambda: (s := summarize_tasks(
+        address=ray.get_runtime_context().gcs_address, raise_on_missing_output=False)
+    ).get('cluster', {}).get('summary', {}).get('sio:ping') and s, 60, 'no summary')
+    assert summary['cluster']['summary']['sio:ping']['state_counts']['FINISHED'] >= 3
+    assert not any(':named-job-' in name for name in summary['cluster']['summary'])
+    # ... the job's own id the first line of the task's log (the dashboard's task details).
+    log = ''.join(get_log(address=ray.get_runtime_context().gcs_address,
+                          task_id=results[1]['ray_task_id'], suffix='err', timeout=60))
+    assert 'sio job named-job-1 (ping)' in log, log
 
 
 def test_isolated_jobs_run_on_the_sandbox_node(local_ray):
@@ -455,5 +485,5 @@ def test_status_shows_queues_by_priority_and_node_caches(local_ray, ft_server, t
     assert f'{window} in Ray (window {window}), queued: 2 at priority 5, 30 at priority 0' \
         in done.stdout, done.stdout
     assert re.search(r' True +true +\w+ +2/2 ', done.stdout), done.stdout  # both CPUs busy
-    assert re.search(r'node cache http://127\.0\.0\.1:\d+ on node \w+: \d+ hits, [1-9]\d* misses',
-                     done.stdout), done.stdout
+    assert re.search(r'node cache http://127\.0\.0\.1:\d+ on node \w+: \d+ hits \(\d+ read by '
+                     r'jobs straight from the store\), [1-9]\d* misses', done.stdout), done.stdout

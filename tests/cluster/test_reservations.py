@@ -48,28 +48,28 @@ def test_the_memory_ray_reserves_covers_what_each_job_runs(local_ray, programs, 
             (name, result.get('exception'), result.get('result_string'))
         assert requirements(environ).memory_mib == mib, name
         assert placement.task_options(environ)['memory'] == mib * MIB, name
-        task_name = f"sio:{environ['job_type']}:{environ['job_id']}"
-        [task] = wait_until(lambda: requested(task_name), 60, f'{task_name} never showed')
+        task_id = result['ray_task_id']
+        [task] = wait_until(lambda: requested(task_id), 60, f'{name} never showed')
         assert task.required_resources['memory'] == mib * MIB, name
 
 
-def requested(task_name: str) -> list:
+def requested(task_id: str) -> list:
     """The State API's record of a task, with the resources it requested."""
     from ray.util.state import list_tasks
     return list_tasks(address=ray.get_runtime_context().gcs_address, detail=True,
-                      filters=[('name', '=', task_name)], raise_on_missing_output=False)
+                      filters=[('task_id', '=', task_id)], raise_on_missing_output=False)
 
 
 def test_a_group_is_admitted_by_the_numbers_its_jobs_are_placed_by(local_ray):
     """sioworkersd's --max-task-ram check uses the same requirements as
     placement: eight interactive solutions of 256 MiB and the interactor need
     2304 MiB (counted as 256 MiB before), more than the 2048 MiB allowed."""
-    from tests.cluster.conftest import assert_no_task_submitted
+    from tests.cluster.conftest import no_task_submitted
     big = {'job_type': 'interactive-exec', 'num_processes': 8, 'exec_mem_limit': 262144,
            'exec_time_limit': 1000, 'job_id': 'never-run-big-interactive'}
     assert requirements(big).memory_mib == 8 * 256 + 256
-    finished = sio_ray.run_group({'workers_jobs': {'big': big}})
+    with no_task_submitted('interactive-exec'):
+        finished = sio_ray.run_group({'workers_jobs': {'big': big}})
     assert finished['error']['message'] == \
         'One of the tasks requires 2304 MiB of RAM, exceeding the limit of 2048 MiB'
     assert 'workers_jobs.results' not in finished
-    assert_no_task_submitted('never-run-big-interactive')

@@ -12,7 +12,7 @@ def test_a_prepared_job_carries_a_private_copy_and_everything_derived_once():
     assert job.environ == environ and job.environ is not environ
     assert job.environ['extra'] is not environ['extra']
     assert job.exclusive and job.requirements.memory_mib == 128
-    assert job.options['name'] == 'sio:cpu-exec:j' and job.label == 'environs[4]'
+    assert job.options['name'] == 'sio:cpu-exec' and job.label == 'environs[4]'
     assert job.key == job_key(4, environ) and prepare(environ).key is None
     assert job.bound.seconds > 0
 
