@@ -36,6 +36,49 @@ def task_options(environ: dict, req: Requirements | None = None) -> dict:
     # sio's tags is capacity too.  Capabilities are tags (labels, or a probe
     # of an untagged node: sio_ray.scheduling); an exclusive job gets a whole
     # node when it is placed.
-    if req.isolated:
-        options['label_selector'] = {tags.SANDBOX: 'true'}
+    selector = {tags.SANDBOX: 'true'} if req.isolated else {}
+    runtimes = req.runtimes
+    if runtimes and req.toolchain_sandbox and toolchain_fetchable(environ, req.toolchain_sandbox):
+        runtimes = ()  # the compiler's own toolchain comes with the job: any box will do
+    for runtime in runtimes:
+        selector[tags.runtime_label(runtime)] = 'true'
+    if selector:
+        options['label_selector'] = selector
     return options
+
+
+#: Seconds an answer of :func:`toolchain_fetchable` is kept.
+FETCHABLE_TTL = 60.0
+_fetchable: dict[tuple[str | None, str], tuple[bool, float]] = {}
+
+
+def toolchain_fetchable(environ: dict, sandbox: str) -> bool:
+    """Whether the named toolchain sandbox ``sandbox`` can be fetched by the
+    job's nodes: from its filetracker server, or ``$SIO_SANDBOXES_URL`` (one
+    ``HEAD``, the answer kept for :data:`FETCHABLE_TTL` seconds)."""
+    import time
+
+    import requests
+
+    from sio.workers import settings
+    from sio.workers.filetracker import protocol
+    from sio.workers.sandbox import ft_path
+    url = environ.get('filetracker_url') or settings.FILETRACKER_URL.get()
+    url = url if isinstance(url, str) and url else None
+    key = (url, sandbox)
+    known, when = _fetchable.get(key, (False, -FETCHABLE_TTL))
+    if time.monotonic() - when < FETCHABLE_TTL:
+        return known
+    places = [protocol.file_url(url, ft_path(sandbox))] if url else []
+    if settings.SANDBOXES_URL.get():
+        places.append(f"{settings.SANDBOXES_URL.get().rstrip('/')}/{sandbox}.tar.gz")
+    found = False
+    for place in places:
+        try:
+            found = requests.head(place, timeout=5, allow_redirects=True).status_code == 200
+        except requests.RequestException:
+            found = False
+        if found:
+            break
+    _fetchable[key] = (found, time.monotonic())
+    return found

@@ -157,6 +157,14 @@ def fitted(options: dict, nodes: Sequence[Node]) -> dict:
     return options
 
 
+def _capability(label: str) -> str:
+    if label == TAG_KEY:
+        return f'a working isolated sandbox ({label})'
+    if label.startswith('sio-') and label != 'sio-instructions':
+        return f'the {label[4:]} runtime ({label})'
+    return label
+
+
 def _amount(name: str, amount: float) -> str:
     if name == 'memory':
         return f'{amount / _MIB:.0f} MiB of memory'
@@ -178,10 +186,12 @@ def missing(options: Mapping, nodes: Sequence[Node]) -> str | None:
     roomy = [n for n in alive if has_room(n, options)]
     if roomy and selector:
         wanted = ', '.join(f'{k}={v}' for k, v in selector.items())
-        return (f'no node can do {wanted} (isolated sandbox unavailable, or the runtime '
-                'missing, on every node with room for the job); add a node where it works: '
-                'tagged by `ray start ... $(sio-ray node-args)`, or untagged (sio_ray '
-                'probes it)')
+        lacking = [_capability(k) for k, v in selector.items()
+                   if not any(n.tags.get(k) == v for n in roomy)]
+        what = ' and '.join(lacking) if lacking else 'all of these at once'
+        return (f'no node can do {wanted}: none with room for the job has {what}; add a '
+                'node where it works: tagged by `ray start ... $(sio-ray node-args)`, or '
+                'untagged (sio_ray probes it)')
     asked = {name: amount for name, amount in needs(options).items() if amount}
     wants = ', '.join(_amount(name, amount) for name, amount in asked.items())
     most = ', '.join(_amount(name, max(n.resources.get(name, 0) for n in alive))

@@ -5,7 +5,12 @@ when the node's Ray starts (``ray start ... $(sio-ray node-args)``), not
 configured by hand:
 
 * label ``sio-sandbox``: ``true`` where isolated boxes work;
-* label ``sio-instructions``: ``true`` where instructions can be counted (PMU).
+* label ``sio-instructions``: ``true`` where instructions can be counted (PMU);
+* labels ``sio-java``, ``sio-fpc``, ``sio-python``, ``sio-gcc``, ``sio-gxx``:
+  ``true`` where that language's toolchain really works
+  (:mod:`sio.workers.toolchains`, as DMOJ's judges self-test their runtimes):
+  a job that needs one (a Java compile, a jar to run) goes only there, unless
+  its compiler's named toolchain sandbox can be fetched.
 
 A node started without them (a plain ``ray start``, a driver's own
 ``ray.init()``) is probed by the first driver that needs to know
@@ -28,10 +33,20 @@ NODE_SLOT = 'node_slot'
 ORDINARY_SLOT = 0.001
 
 
+def runtime_label(runtime: str) -> str:
+    """The label saying whether a node has ``runtime`` (:mod:`sio.workers.toolchains`)."""
+    return f'sio-{runtime}'
+
+
 def node_labels() -> dict[str, str]:
-    """Labels describing this node, from a real probe."""
+    """Labels describing this node, from a real probe: its boxes and each
+    language toolchain it really has."""
+    from sio.workers import toolchains
     caps = capabilities()
-    return {SANDBOX: str(caps.isolation).lower(), INSTRUCTIONS: str(caps.instructions).lower()}
+    labels = {SANDBOX: str(caps.isolation).lower(), INSTRUCTIONS: str(caps.instructions).lower()}
+    for runtime, works in toolchains.available().items():
+        labels[runtime_label(runtime)] = str(works).lower()
+    return labels
 
 
 def node_resources() -> dict[str, float]:

@@ -16,7 +16,9 @@ Keys written: ``result_code`` (``OK``/``CE``), ``compiler_output``,
 ``compiler_toolchain``, ``exec_info`` (on OK), ``out_file`` (versioned).
 
 **What the job needs from a node** (:func:`requirements`): the isolated
-sandbox, ``compilation_mem_limit`` (the compiler's box, its tmpfs included;
+sandbox, its compiler's toolchain (:func:`toolchain`: the node's own, or the
+compiler's named toolchain sandbox where it can be fetched),
+``compilation_mem_limit`` (the compiler's box, its tmpfs included;
 passes follow one another) and up to :data:`~sio.compilers.common.MAX_PASSES`
 passes' wall-clock limits (:data:`sio.compilers.common.LIMITS`).  Upstream's
 scheduler read ``compile_mem_limit``, which no compiler reads.
@@ -47,8 +49,30 @@ def compiler_name(environ: dict) -> str:
     return f'default-{extension}'
 
 
+def toolchain(name: str) -> tuple[tuple[str, ...], str | None]:
+    """The runtimes (:mod:`sio.workers.toolchains`) compiler ``name`` needs on
+    the node, and the named toolchain sandbox that serves instead where it
+    can be fetched; nothing for a compiler of a plugin or ``output-only``."""
+    from sio.compilers import fpc, gcc, java, python
+    name = name.split('.')[0]
+    if name in java.COMPILERS:
+        return ('java',), java.COMPILERS[name]
+    if name in fpc.COMPILERS:
+        return ('fpc',), fpc.COMPILERS[name]
+    if name in gcc.COMPILERS:
+        lang, sandbox, _options = gcc.COMPILERS[name]
+        return ('gcc' if lang == 'c' else 'gxx',), sandbox
+    if name in python.COMPILERS:
+        return ('python',), None
+    return (), None
+
+
 def requirements(environ: dict, base: Requirements) -> Requirements:
     """The ``sio.workers.requirements`` hook of ``compile`` (see the module docs)."""
+    try:
+        runtimes, sandbox = toolchain(compiler_name(environ))
+    except ValueError:  # no compiler to tell by: the job itself says so
+        runtimes, sandbox = (), None
     table = common.LIMITS
     memory = Limits.resolve(table, environ, common.PREFIX).mem_limit or table.mem_limit
     one = run_wall(environ, common.PREFIX, 'each compiler pass', isolated=True,
@@ -56,7 +80,8 @@ def requirements(environ: dict, base: Requirements) -> Requirements:
     assert one is not None  # a box always has a time limit
     passes = common.MAX_PASSES
     return base.replace(isolated=True, exclusive=False, memory_mib=kib_to_mib(memory), cpus=1.0,
-                        wall_ms=passes * one[0], wall_from=(f'{passes} × {one[1]}',))
+                        wall_ms=passes * one[0], wall_from=(f'{passes} × {one[1]}',),
+                        runtimes=runtimes, toolchain_sandbox=sandbox)
 
 
 def run(environ: dict) -> dict:

@@ -107,7 +107,8 @@ def requirements(environ: dict, base: Requirements) -> Requirements:
         wall_ms, wall_from = None, ()
     else:
         wall_ms, wall_from = sum(ms for ms, _ in parts), tuple(text for _, text in parts)
-    return base.replace(isolated=isolated or checker.needs_sandbox(environ),
+    return base.replace(runtimes=runners.runtimes(environ),
+                        isolated=isolated or checker.needs_sandbox(environ),
                         exclusive=job_type in EXCLUSIVE, memory_mib=kib_to_mib(memory),
                         cpus=1.0, wall_ms=wall_ms, wall_from=wall_from)
 

@@ -65,6 +65,7 @@ from pathlib import Path
 
 from sio.executors.batch import (PREFIX, is_isolated, prepare_solution, run_prepared,
                                  solution_memory_kib)
+from sio.executors import runners
 from sio.executors.checker import parse_percentage
 from sio.executors.files import fetch_input, open_output, upload_output
 from sio.workers import ft
@@ -152,7 +153,8 @@ def requirements(environ: dict, base: Requirements) -> Requirements:
         wall_from = (f'the longer of {solutions[1]} and {inter[1]}, run at once',)
     return base.replace(isolated=isolated, exclusive=job_type in EXCLUSIVE,
                         memory_mib=kib_to_mib(memory), cpus=1.0 + count,
-                        wall_ms=wall_ms, wall_from=wall_from)
+                        wall_ms=wall_ms, wall_from=wall_from,
+                        runtimes=runners.runtimes(environ))
 
 
 def _aggregate(results: list[ExecutionResult]) -> ExecutionResult:

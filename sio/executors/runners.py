@@ -37,6 +37,17 @@ RUNNABLE_MODES = ('executable', 'java', 'python')
 STDERR_LIMIT = 64 << 10
 
 
+#: The runtimes (:mod:`sio.workers.toolchains`) each ``exec_info`` mode runs under.
+MODE_RUNTIMES = {'java': ('java',), 'python': ('python',)}
+
+
+def runtimes(environ: dict) -> tuple[str, ...]:
+    """The runtimes the node needs to run ``environ['exec_info']``'s program."""
+    info = environ.get('exec_info')
+    mode = info.get('mode', 'executable') if isinstance(info, dict) else 'executable'
+    return MODE_RUNTIMES.get(mode, ())
+
+
 def runtime_memory_kib(environ: dict) -> int:
     """What the runtime of ``environ['exec_info']``'s mode adds to the memory limit (KiB)."""
     info = environ.get('exec_info')

@@ -58,6 +58,12 @@ class Requirements:
     #: How ``wall_ms`` follows from the environ, e.g.
     #: ``('program 3 s (2×exec_time_limit 1000 ms + 1 s)',)``.
     wall_from: tuple[str, ...] = ()
+    #: Language toolchains the node must have (:data:`sio.workers.toolchains.RUNTIMES`),
+    #: e.g. ``('java',)`` for a Java compile or a jar to run.
+    runtimes: tuple[str, ...] = ()
+    #: The named toolchain sandbox that serves instead of the node's own
+    #: toolchain, where it can be fetched (a versioned compiler's).
+    toolchain_sandbox: str | None = None
 
     def replace(self, **changes) -> 'Requirements':
         """A copy with ``changes`` applied."""
