@@ -445,6 +445,12 @@ class Dispatcher:
                            'as FAILURE after %g s ($SIO_RAY_STALL_TIMEOUT)', len(still),
                            now - oldest, still[0].stall_reason, bound)
 
+    def running(self) -> dict[str, dict]:
+        """This driver's jobs handed to Ray: their environs by Ray task id (hex)."""
+        with self._lock:
+            jobs = [*self._inflight.items(), *self._watched.items()]
+        return {ref.task_id().hex(): job.environ for ref, job in jobs}
+
     def stalled(self) -> dict | None:
         """The jobs no alive node can run now: how many, for how long, why."""
         with self._lock:

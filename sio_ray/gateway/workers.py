@@ -10,8 +10,9 @@ Every alive Ray node that can run jobs (has CPUs) is one worker::
      'tasks': ['sio:sio2jail-exec:urn:uuid:...', ...],  # the sio jobs running there
      'is_running_cpu_exec': False}        # a driver keeps the node for an exclusive job
 
-``tasks`` lists the Ray names of the jobs running on the node (from Ray's
-State API; empty where it cannot be asked), as OIOIOI only counts them.
+``tasks`` lists the jobs running on the node (from Ray's State API; empty
+where it cannot be asked), as OIOIOI only counts them: the gateway's own by
+job type and task id, other drivers' by job type.
 """
 
 from __future__ import annotations
@@ -34,12 +35,19 @@ def worker_name(node: dict) -> str:
 
 
 def _running_tasks(timeout: float = 5.0) -> dict[str, list[str]]:
-    """``{node id: [names of sio tasks running there]}``, or {} if Ray cannot tell."""
+    """``{node id: [the sio jobs running there]}``, or {} if Ray cannot tell:
+    ``sio:<job type>:<task id>`` for this gateway's own jobs (upstream lists
+    task ids), the Ray task's name (``sio:<job type>``) for other drivers'."""
+    import sio_ray
     tasks = load.running_tasks(timeout) or []
+    mine = sio_ray.connect().dispatcher.running()
     running: dict[str, list[str]] = {}
     for task in tasks:
         if (task.name or '').startswith('sio:') and task.node_id:
-            running.setdefault(task.node_id, []).append(task.name)
+            environ = mine.get(task.task_id) or {}
+            job = environ.get('task_id') or environ.get('job_id')
+            running.setdefault(task.node_id, []).append(
+                f'{task.name}:{job}' if job else task.name)
     return running
 
 

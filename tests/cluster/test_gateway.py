@@ -515,7 +515,7 @@ def test_get_workers_get_queue_and_forget_worker(gateway, receiver, tmp_path):
         wait_until(arrived.exists, 120, 'the job never started')
         # Ray's State API tells which jobs run where, a moment late.
         workers = wait_until(lambda: [w for w in proxy.get_workers() if any(
-            t.startswith('sio:test-wait:') for t in w['tasks'])], 60,
+            t.startswith('sio:test-wait:urn:uuid:') for t in w['tasks'])], 60,
             'get_workers never listed the running job')
         assert len(workers) == 1
         worker = workers[0]

@@ -78,14 +78,18 @@ def test_a_job_no_node_can_serve_fails_at_once_naming_the_runtime(cluster, tmp_p
     assert 'the fpc runtime (sio-fpc)' in results[1]['exception']
 
 
-def test_a_fetchable_toolchain_sandbox_counts_for_the_missing_runtime(cluster, tmp_path,
-                                                                      ft_server):
+def test_a_fetchable_toolchain_sandbox_counts_for_the_missing_runtime(cluster, tmp_path):
+    from sio.demo.central import CentralServer
     from sio.workers.sandbox import publish_sandbox
     (tmp_path / 'toolchain' / 'usr' / 'bin').mkdir(parents=True)
-    publish_sandbox(tmp_path / 'toolchain', 'compiler-fpc.2_6_2', url=ft_server.url)
-    # No node has Free Pascal, but the compiler's own toolchain can be fetched:
-    # the job is placed (what it makes of this empty toolchain is its business).
-    [result] = sio_ray.run_many([compile_job(
-        tmp_path, 'fpc2_6_2', 'a.pas', 'begin end.\n', 0, filetracker_url=ft_server.url)])
+    # A filetracker of its own: the empty toolchain published here must not
+    # serve the session's other Pascal compiles.
+    with CentralServer.start(tmp_path / 'ft') as server:
+        publish_sandbox(tmp_path / 'toolchain', 'compiler-fpc.2_6_2', url=server.url)
+        # No node has Free Pascal, but the compiler's own toolchain can be
+        # fetched: the job is placed (what it makes of this empty toolchain is
+        # its business).
+        [result] = sio_ray.run_many([compile_job(
+            tmp_path, 'fpc2_6_2', 'a.pas', 'begin end.\n', 0, filetracker_url=server.url)])
     assert 'no node can run' not in result.get('exception', ''), result.get('exception')
     assert result.get('ray_node_id') in cluster
