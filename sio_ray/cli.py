@@ -10,6 +10,9 @@
 * ``sio-ray demo`` — the main job on Ray: a local Ray and filetracker, three
   sample submissions compiled and judged, a verdict table.
 * ``sio-ray node-args`` — this node's tags, probed, as ``ray start`` arguments.
+* ``sio-ray node-types CONFIG`` — on an autoscaling cluster's head: tell the
+  drivers which nodes the autoscaler can add (jobs only those could run wait
+  for one).
 * ``sio-ray gateway`` — sioworkersd's XML-RPC surface for OIOIOI, on Ray
   (:mod:`sio_ray.gateway`; options: ``sio-ray gateway --help``).
 
@@ -116,16 +119,46 @@ def cmd_status(args) -> int:
         waiting = ', '.join(f'{n} at priority {p}' for p, n in q['queued'].items()) or 'none'
         print(f"driver {q['driver']} (pid {q['pid']} on {q['host']}): {q['in_flight']} in Ray "
               f"(window {q['window']}), queued: {waiting}")
-        stalled = q.get('stalled')
-        if stalled:
+        stalled = q.get('stalled') or {}
+        if stalled.get('jobs'):
             print(f"  WARNING: {stalled['jobs']} job(s) cannot be placed, for "
                   f"{stalled['seconds']:.0f} s: {stalled['reason']} (FAILURE after "
                   f"{stalled['fails_after']:g} s, $SIO_RAY_STALL_TIMEOUT)")
+        if stalled.get('for_autoscaler'):
+            print(f"  {stalled['for_autoscaler']} job(s) wait for the autoscaler to add a "
+                  'node able to run them')
     if not queues:
         print('no driver has jobs queued')
     for described in nodecache.describe_all():
         print(nodecache.summary(described))
     print(f'dashboard: {session.dashboard_url}')
+    return 0
+
+
+def cmd_node_types(args) -> int:
+    import yaml
+
+    import sio_ray
+    from sio_ray import registry
+    try:
+        config = yaml.safe_load(Path(args.config).expanduser().read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        print(f'sio-ray node-types: {exc}', file=sys.stderr)
+        return 2
+    types = registry.node_types_of(config or {})
+    from sio.workers import settings
+    address = args.address or settings.RAY_ADDRESS.get()
+    if address is None:
+        print('sio-ray node-types: give the cluster: --address=auto on its head (or '
+              '$RAY_ADDRESS)', file=sys.stderr)
+        return 2
+    sio_ray.connect(address)
+    registry.publish_node_types(types)
+    for name, spec in types.items():
+        print(f"node type {name}: up to {spec['max_workers']} of {spec['resources']} "
+              f"{spec['labels'] or ''}".rstrip())
+    if not types:
+        print('no worker node types: the cluster does not grow')
     return 0
 
 
@@ -163,7 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     status.set_defaults(func=cmd_status)
     demo = sub.add_parser('demo', help='judge sample submissions on Ray')
     demo.set_defaults(func=cmd_demo)
-    for command in (submit, status, demo):  # also after the subcommand, as `gateway` takes it
+    node_types = sub.add_parser('node-types', help="publish the autoscaler's worker node types "
+                                                   'to the cluster (on the head)')
+    node_types.add_argument('config', help='the cluster config (the head: '
+                                           '~/ray_bootstrap_config.yaml)')
+    node_types.set_defaults(func=cmd_node_types)
+    for command in (submit, status, demo, node_types):  # also after the subcommand, as `gateway`
         command.add_argument('--address', default=argparse.SUPPRESS,
                              help='Ray cluster address (default: $RAY_ADDRESS or a local Ray)')
     sub.add_parser('node-args', help="this node's tags as `ray start` arguments (probed)"

@@ -102,7 +102,13 @@ def _report(session: Session) -> None:
     alive = [n for n in nodes if n.alive]
     logger.info('sio_ray joined a Ray cluster of %d alive node(s), %g CPUs', len(alive),
                 sum(n.resources.get('CPU', 0) for n in alive))
-    for problem in scheduling.shortcomings(nodes):
+    try:
+        growable = session.dispatcher.growable()
+    except Exception:
+        growable = []
+    if growable:
+        logger.info('its autoscaler can add: %s', ', '.join(n.node_id for n in growable))
+    for problem in scheduling.shortcomings(nodes, growable):
         logger.warning('sio_ray: %s', problem)
 
 

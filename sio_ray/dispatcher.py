@@ -61,6 +61,12 @@ SHUT_DOWN = 'Ray was shut down before the job finished'
 SNAPSHOT_AGE = 1.0
 #: Seconds between warnings about jobs no alive node can run.
 STALL_WARN_EVERY = 5.0
+#: Seconds the autoscaler's node types are used before they are read again.
+GROWABLE_AGE = 10.0
+#: Seconds between reports of the queue's demand to the autoscaler.
+DEMAND_EVERY = 1.0
+#: The most bundles one demand report holds.
+MAX_DEMAND = 1000
 #: Seconds :meth:`Dispatcher.start_now` waits for probes of untagged nodes.
 PROBE_WAIT = 120.0
 
@@ -90,6 +96,7 @@ class Job:
     requeue: bool = False  # cancelled in Ray to be queued again (its nodes are gone)
     stalled_since: float | None = None  # since when no alive node can run it
     stall_reason: str = ''
+    growable: bool = False  # (stalled:) a node the autoscaler can add could run it
 
     @property
     def environ(self) -> dict:
@@ -118,9 +125,13 @@ class Job:
             self.future.set_result(result)
 
 
-def window_size() -> int:
-    """``$SIO_RAY_WINDOW``, or twice the cluster's CPUs (at least 8)."""
-    cpus = int(ray.cluster_resources().get('CPU', 1))
+def window_size(nodes: list[scheduling.Node] | None = None) -> int:
+    """``$SIO_RAY_WINDOW``, or twice the CPUs of the cluster's alive nodes (at
+    least 8)."""
+    if nodes is None:
+        cpus = int(ray.cluster_resources().get('CPU', 1))
+    else:
+        cpus = int(sum(n.resources.get('CPU', 0) for n in nodes if n.alive))
     return settings.RAY_WINDOW.get() or max(8, 2 * cpus)
 
 
@@ -144,6 +155,12 @@ class Dispatcher:
         self._probing: dict[ray.ObjectRef, str] = {}  # probes in flight: node id
         self._probe_wanted: set[str] = set()  # nodes start_now() waits to know
         self._stalled: list[Job] = []  # queued jobs no alive node can run now
+        self._growable: list[scheduling.Node] = []  # nodes the autoscaler can add
+        self._growable_max: dict[str, int] = {}  # how many of each
+        self._growable_at = -GROWABLE_AGE
+        self._demand: list | None = None  # what was last asked of the autoscaler
+        self._demand_at = 0.0
+        self._fixed_window = window is not None or settings.RAY_WINDOW.get() is not None
         self._clock = bounds.start_clock()  # which of this driver's tasks started
         self._ended: list[str] = []  # task ids the clock may forget
         self._stall_warned = 0.0
@@ -247,7 +264,8 @@ class Dispatcher:
 
     def _busy(self) -> bool:
         return bool(self._queue or self._inflight or self._watched or self._arrived
-                    or self._probing or self._probe_wanted or self._stalled)
+                    or self._probing or self._probe_wanted or self._stalled
+                    or self._demand is not None)
 
     def _loop(self) -> None:
         while True:
@@ -264,6 +282,7 @@ class Dispatcher:
             try:
                 self._watch_cluster()
                 self._dispatch()
+                self._report_demand()
                 self._publish()
                 self._police()
                 self._collect()
@@ -287,7 +306,24 @@ class Dispatcher:
             self._nodes = [scheduling.Node.from_ray(e, probed=self._probed.get(e['NodeID']))
                            for e in entries]
             self._nodes_at = now
+            if not self._fixed_window:  # the window follows the cluster as nodes come and go
+                self.window = window_size(self._nodes)
         return self._nodes
+
+    def growable(self) -> list[scheduling.Node]:
+        """The nodes the cluster's autoscaler can add (its published node types)."""
+        now = time.monotonic()
+        if now - self._growable_at > GROWABLE_AGE:
+            try:
+                types = registry.node_types()
+            except Exception:
+                logger.debug('the node types could not be read', exc_info=True)
+                types = {}
+            self._growable = [scheduling.Node.of_type(name, spec) for name, spec in types.items()]
+            self._growable_max = {f'node-type:{name}': int(spec.get('max_workers', 0))
+                                  for name, spec in types.items()}
+            self._growable_at = now
+        return self._growable
 
     def _load_probed(self) -> None:
         """What the cluster's registry knows of untagged nodes (probed by any driver)."""
@@ -347,14 +383,15 @@ class Dispatcher:
         if not pending:
             return
         nodes = self._snapshot(fresh=bool(self._arrived))
+        growable = self.growable()
         with self._lock:
             arrived, self._arrived = self._arrived, []
             plan = scheduling.plan(self._queue, nodes, self._reserved,
-                                   self.window - len(self._inflight), arrived)
+                                   self.window - len(self._inflight), arrived, growable)
             self._handing = [d.job for d in plan.dispatch]
             now = time.monotonic()
             for stall in plan.stalled:
-                stall.job.stall_reason = stall.reason
+                stall.job.stall_reason, stall.job.growable = stall.reason, stall.growable
                 stall.job.stalled_since = stall.job.stalled_since or now
                 self._stalled.append(stall.job)
         if plan.probe:
@@ -418,6 +455,7 @@ class Dispatcher:
     def _check_stalled(self, nodes: list[scheduling.Node]) -> None:
         bound = settings.RAY_STALL_TIMEOUT.get()
         now = time.monotonic()
+        growable = self.growable()
         expired = []
         with self._lock:
             if not self._stalled:
@@ -426,9 +464,13 @@ class Dispatcher:
             for job in self._stalled:
                 options = scheduling.fitted(job.options, nodes)
                 if any(scheduling.might_run(n, options) for n in nodes):
-                    self._queue.push(job.environ, job)  # a node for it is back
+                    self._queue.push(job.environ, job)  # a node for it is there (back, or added)
                     job.stalled_since = None
-                elif now - job.stalled_since > bound:
+                    continue
+                job.growable = any(scheduling.might_run(n, scheduling.fitted(job.options,
+                                                                             growable))
+                                   for n in growable)
+                if not job.growable and now - job.stalled_since > bound:
                     expired.append(job)
                 else:
                     still.append(job)
@@ -440,10 +482,16 @@ class Dispatcher:
                         ran=False)
         if still and now - self._stall_warned >= STALL_WARN_EVERY:
             self._stall_warned = now
-            oldest = min(job.stalled_since for job in still)
-            logger.warning('%d queued job(s) cannot be placed, for %.0f s: %s.  They come back '
-                           'as FAILURE after %g s ($SIO_RAY_STALL_TIMEOUT)', len(still),
-                           now - oldest, still[0].stall_reason, bound)
+            stuck = [job for job in still if not job.growable]
+            if stuck:
+                oldest = min(job.stalled_since for job in stuck)
+                logger.warning('%d queued job(s) cannot be placed, for %.0f s: %s.  They come '
+                               'back as FAILURE after %g s ($SIO_RAY_STALL_TIMEOUT)', len(stuck),
+                               now - oldest, stuck[0].stall_reason, bound)
+            waiting = len(still) - len(stuck)
+            if waiting:
+                logger.info('%d queued job(s) wait for the autoscaler to add a node able to '
+                            'run them', waiting)
 
     def running(self) -> dict[str, dict]:
         """This driver's jobs handed to Ray: their environs by Ray task id (hex)."""
@@ -452,14 +500,58 @@ class Dispatcher:
         return {ref.task_id().hex(): job.environ for ref, job in jobs}
 
     def stalled(self) -> dict | None:
-        """The jobs no alive node can run now: how many, for how long, why."""
+        """The jobs no alive node can run now: how many, for how long, why
+        (those the autoscaler can serve are counted apart: they do not fail)."""
         with self._lock:
-            if not self._stalled:
-                return None
-            oldest = min(self._stalled, key=lambda job: job.stalled_since)
-            return {'jobs': len(self._stalled), 'seconds': time.monotonic() - oldest.stalled_since,
-                    'reason': oldest.stall_reason,
+            stuck = [job for job in self._stalled if not job.growable]
+            waiting = len(self._stalled) - len(stuck)
+            if not stuck:
+                return {'jobs': 0, 'for_autoscaler': waiting} if waiting else None
+            oldest = min(stuck, key=lambda job: job.stalled_since)
+            return {'jobs': len(stuck), 'seconds': time.monotonic() - oldest.stalled_since,
+                    'reason': oldest.stall_reason, 'for_autoscaler': waiting,
                     'fails_after': settings.RAY_STALL_TIMEOUT.get()}
+
+    def _report_demand(self) -> None:
+        """Tell the autoscaler what the queue needs (``request_resources``, as
+        Ray Data reports its demand): one bundle per job waiting or in Ray — its
+        CPUs and the labels it needs, never memory, which node types need not
+        declare — at most what the live nodes and the node types could hold
+        (and :data:`MAX_DEMAND` bundles); cleared once the queue has drained,
+        so that idle nodes can go."""
+        now = time.monotonic()
+        if now - self._demand_at < DEMAND_EVERY:
+            return
+        self._demand_at = now
+        growable = self.growable()
+        if not growable and not self._demand:
+            return  # nothing can grow, and nothing to clear
+        with self._lock:
+            jobs = [*self._inflight.values(), *self._queue.items(), *self._stalled]
+        nodes = self._snapshot()
+        capacity = sum(n.resources.get('CPU', 0) for n in nodes if n.alive and not n.virtual)
+        for node_type in growable:
+            capacity += self._growable_max.get(node_type.node_id, 0) * \
+                node_type.resources.get('CPU', 0)
+        bundles, selectors, cpus = [], [], 0.0
+        for job in jobs:
+            options = scheduling.fitted(job.options, [*nodes, *growable])
+            need = float(options.get('num_cpus', 1))
+            if len(bundles) >= MAX_DEMAND or cpus + need > capacity:
+                break
+            bundles.append({'CPU': need})
+            selectors.append({k: v for k, v in (options.get('label_selector') or {}).items()
+                              if k != NODE_ID_LABEL})
+            cpus += need
+        demand = [bundles, selectors]
+        if demand == self._demand or (not bundles and self._demand is None):
+            return
+        from ray.autoscaler.sdk import request_resources
+        try:
+            request_resources(bundles=bundles, bundle_label_selectors=selectors)
+            self._demand = demand if bundles else None
+        except Exception:
+            logger.debug('demand not reported', exc_info=True)
 
     def _collect(self) -> None:
         """Wait a little for a job in Ray to end; deliver what ended."""

@@ -115,6 +115,10 @@ class PriorityQueue:
             counts[priority] = counts.get(priority, 0) + len(entries)
         return dict(sorted(counts.items(), reverse=True))
 
+    def items(self) -> list[Any]:
+        """Every queued item (in no particular order)."""
+        return [entry.item for entries in self._contests.values() for entry in entries]
+
     def remove_if(self, predicate) -> list[Any]:
         """Take out (and return) every queued item for which ``predicate`` holds."""
         removed = []

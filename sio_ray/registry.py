@@ -7,6 +7,10 @@ A node started without sio's tags (a plain ``ray start``, a driver's own
 cluster's registry, a detached actor on the head (:class:`Registry`), for as
 long as the cluster lives: every driver reads it instead of probing again.
 
+The registry also knows which nodes the cluster's autoscaler can add (its
+worker node types, published on the head by ``sio-ray node-types
+~/ray_bootstrap_config.yaml``): a job only such a node can run waits for one.
+
 Every driver's dispatcher publishes to the registry, about once a second, a
 summary of its queue (jobs by contest priority, jobs in Ray, its window, the
 nodes it reserved, its stalled jobs); ``sio-ray status`` run from any shell
@@ -38,6 +42,7 @@ class Registry:
     def __init__(self):
         self._tags: dict[str, dict[str, str]] = {}
         self._queues: dict[str, dict] = {}
+        self._node_types: dict[str, dict] = {}
 
     def node_tags(self) -> dict[str, dict[str, str]]:
         """The probed tags, by node id."""
@@ -54,6 +59,12 @@ class Registry:
 
     def queues(self) -> list[dict]:
         return list(self._queues.values())
+
+    def set_node_types(self, node_types: dict[str, dict]) -> None:
+        self._node_types = dict(node_types)
+
+    def node_types(self) -> dict[str, dict]:
+        return dict(self._node_types)
 
 
 _handles: dict[str, object] = {}
@@ -97,3 +108,30 @@ def published_queues(timeout: float = 30.0) -> list[dict]:
 def reserved_nodes() -> set[str]:
     """The nodes drivers reserved for exclusive jobs (drained, or running one)."""
     return {node for q in published_queues() for node in q.get('reserved', ())}
+
+
+def node_types_of(config: dict) -> dict[str, dict]:
+    """The worker node types of an autoscaling cluster config (``cluster.yaml``'s
+    ``available_node_types`` but the head's), as the driver plans with them:
+    ``{name: {'resources': ..., 'labels': ..., 'max_workers': n}}``."""
+    head = config.get('head_node_type')
+    types = {}
+    for name, spec in (config.get('available_node_types') or {}).items():
+        if name == head or not int(spec.get('max_workers', 0) or 0):
+            continue
+        types[name] = {'resources': dict(spec.get('resources') or {}),
+                       'labels': {str(k): str(v) for k, v in (spec.get('labels') or {}).items()},
+                       'max_workers': int(spec['max_workers'])}
+    return types
+
+
+def publish_node_types(node_types: dict[str, dict]) -> None:
+    """Tell the cluster's drivers which nodes its autoscaler can add (what
+    ``sio-ray node-types`` does on the head): jobs that only such a node can
+    run wait for one instead of failing, and their demand is reported."""
+    ray.get(registry().set_node_types.remote(node_types), timeout=60)
+
+
+def node_types(timeout: float = 30.0) -> dict[str, dict]:
+    """The node types the cluster's autoscaler can add (empty: none known)."""
+    return ray.get(registry().node_types.remote(), timeout=timeout)

@@ -53,6 +53,16 @@ class Node:
     #: The tags a probe found on a node that carries none as labels (None:
     #: not probed).
     probed: Mapping[str, str] | None = None
+    #: A node the autoscaler can add (one of its node types), not a node of
+    #: the cluster: it has the resources it declares (others, such as
+    #: memory, are not known before it runs).
+    virtual: bool = False
+
+    @classmethod
+    def of_type(cls, name: str, spec: Mapping) -> 'Node':
+        """The node an autoscaler's node type ``name`` would add."""
+        return cls(node_id=f'node-type:{name}', labels=dict(spec.get('labels') or {}),
+                   resources=dict(spec.get('resources') or {}), virtual=True)
 
     @classmethod
     def from_ray(cls, entry: dict, free: Mapping[str, float] | None = None,
@@ -95,6 +105,8 @@ class Refusal:
 
     job: Any
     reason: str
+    #: (Of a stalled job:) a node the autoscaler can add could run it.
+    growable: bool = False
 
 
 @dataclass
@@ -129,7 +141,8 @@ def needs(options: Mapping) -> dict[str, float]:
 def has_room(node: Node, options: Mapping) -> bool:
     """Whether ``node`` (alive) has the resources a task with ``options`` asks for."""
     return node.alive and all(node.resources.get(name, 0) >= amount
-                              for name, amount in needs(options).items() if amount)
+                              for name, amount in needs(options).items()
+                              if amount and not (node.virtual and name not in node.resources))
 
 
 def can_run(node: Node, options: Mapping) -> bool:
@@ -201,12 +214,14 @@ def missing(options: Mapping, nodes: Sequence[Node]) -> str | None:
             'a larger node')
 
 
-def shortcomings(nodes: Sequence[Node]) -> list[str]:
-    """What a cluster lacks for judging, in words (empty when nothing)."""
+def shortcomings(nodes: Sequence[Node], growable: Sequence[Node] = ()) -> list[str]:
+    """What a cluster lacks for judging, in words (empty when nothing);
+    ``growable``: the nodes its autoscaler can add."""
     alive = [n for n in nodes if n.alive]
     found = []
     if not any(n.resources.get('CPU', 0) > 0 for n in alive):
-        found.append('no alive node has CPUs: no job can run until one joins')
+        found.append('no alive node has CPUs: jobs wait for the autoscaler to add one'
+                     if growable else 'no alive node has CPUs: no job can run until one joins')
     untagged = [n for n in alive if not n.tagged and n.resources.get('CPU', 0) > 0]
     if untagged:
         found.append(f'{len(untagged)} of {len(alive)} nodes carry no sio tags (a plain `ray '
@@ -237,7 +252,7 @@ def exclusive_node(options: Mapping, nodes: Sequence[Node], reserved: Iterable[s
 
 
 def plan(queue, nodes: Sequence[Node], reserved: set[str], slots: int,
-         arrived: Iterable[Any] = ()) -> Plan:
+         arrived: Iterable[Any] = (), growable: Sequence[Node] = ()) -> Plan:
     """Decide what to hand to Ray now.
 
     ``queue`` is the driver's :class:`~sio_ray.queue.PriorityQueue`; the jobs
@@ -245,7 +260,10 @@ def plan(queue, nodes: Sequence[Node], reserved: set[str], slots: int,
     drained for exclusive jobs already in Ray; nodes this plan reserves are
     added to it (the caller frees a node when its exclusive job ends).
     ``slots`` is how many more jobs Ray may get.  ``arrived`` are the jobs
-    queued since the last plan: each is checked, once, against the cluster.
+    queued since the last plan: each is checked, once, against the cluster
+    and the nodes its autoscaler can add (``growable``: :meth:`Node.of_type`);
+    a job only such a node can run is set aside (stalled, ``growable``) to
+    wait for one.
 
     A job is placed on the nodes known to be able to run it: by their labels
     where they carry sio's tags (a label selector, so Ray may use any such
@@ -255,8 +273,9 @@ def plan(queue, nodes: Sequence[Node], reserved: set[str], slots: int,
     result = Plan(probe=[n.node_id for n in nodes
                          if n.alive and not n.known and n.resources.get('CPU', 0) > 0])
     refused = []
+    every = [*nodes, *growable]
     for job in arrived:
-        reason = missing(fitted(job.options, nodes), nodes)
+        reason = missing(fitted(job.options, every), every)
         if reason is not None:
             refused.append(Refusal(job, reason))
     if refused:
@@ -265,11 +284,13 @@ def plan(queue, nodes: Sequence[Node], reserved: set[str], slots: int,
         result.refused = [r for r in refused if id(r.job) in taken]
     while queue and len(result.dispatch) < slots:
         job = queue.peek()
-        options = fitted(job.options, nodes)
+        options = fitted(job.options, nodes or every)
         node = None
         if not any(might_run(n, options) for n in nodes):
-            queue.pop()  # its capable nodes are gone: set aside, let the others run
-            result.stalled.append(Refusal(job, missing(options, nodes) or 'no alive node'))
+            queue.pop()  # no node for it now: set aside, let the others run
+            grows = any(might_run(n, fitted(job.options, every)) for n in growable)
+            result.stalled.append(Refusal(job, missing(options, nodes) or 'no alive node',
+                                          growable=grows))
             continue
         if job.exclusive:
             node = exclusive_node(options, nodes, reserved)

@@ -164,3 +164,23 @@ def test_a_cluster_known_unable_to_isolate_refuses_isolated_jobs():
                    slots=1, arrived=jobs)
     assert [r.job for r in decided.refused] == jobs and 'untagged (sio_ray probes it)' in \
         decided.refused[0].reason
+
+
+def test_jobs_only_an_addable_node_can_run_wait_for_it():
+    queue, jobs = queue_of({'job_type': 'exec'}, {'job_type': 'ping', 'ping_mem_limit': 1 << 30})
+    head = node('head', cpus=0, sandbox=None)
+    judge = Node.of_type('judge', {'resources': {'CPU': 8}, 'labels': {tags.SANDBOX: 'true'}})
+    decided = plan(queue, [head], set(), slots=4, arrived=jobs, growable=[judge])
+    # Both wait for a judge: the exec job needs its box, and the ping's 1 TiB
+    # cannot be judged too much before a judge runs (node types declare no memory).
+    assert not decided.refused and decided.dispatch == []
+    assert [(s.job, s.growable) for s in decided.stalled] == [(jobs[0], True), (jobs[1], True)]
+    # Without node types, nothing can run them: refused at once.
+    queue, jobs = queue_of({'job_type': 'exec'})
+    decided = plan(queue, [head], set(), slots=4, arrived=jobs)
+    assert [r.job for r in decided.refused] == jobs
+    # A node type without boxes does not help an isolated job.
+    queue, jobs = queue_of({'job_type': 'exec'})
+    plain = Node.of_type('plain', {'resources': {'CPU': 8}, 'labels': {tags.SANDBOX: 'false'}})
+    decided = plan(queue, [head], set(), slots=4, arrived=jobs, growable=[plain])
+    assert [r.job for r in decided.refused] == jobs
