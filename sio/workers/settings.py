@@ -44,6 +44,10 @@ Node settings (read by the worker, on the node that runs the job):
 ``SIO_REMEASURE_RUNS``
   how many more times a borderline run of an exec job is measured, at most
   (default 2; 0 turns it off; :mod:`sio.executors.remeasure`).
+``SIO_CALIBRATION_RUNS``
+  runs of the reference workload that calibrate a node's speed and noise
+  (default 7, plus one warm-up run; 0: ``sio-ray node-args`` calibrates
+  nothing; :mod:`sio.workers.calibration`).
 ``FILETRACKER_URL``
   the filetracker server of jobs that name none (``filetracker_url``), of
   ``sio-compile`` and of ``sio-run-filetracker``.
@@ -78,6 +82,14 @@ Driver settings (read by ``sio_ray`` in the process that submits jobs):
   waits, warned about every few seconds, before it comes back as FAILURE
   naming what is missing (default 300); not while the autoscaler can still
   bring a node for it.
+``SIO_RAY_SLOW_NODE_RATIO``
+  a timed job (``cpu-exec``; ``sio2jail-exec`` without instruction counters)
+  avoids nodes whose calibrated speed is below this fraction of the
+  cluster's median speed, unless only such nodes can run it (default 0.8;
+  :mod:`sio_ray.calibration`).
+``SIO_RAY_NOISY_NODE_MARGIN``
+  ... and nodes whose calibrated noise (coefficient of variation) exceeds
+  the cluster's median noise by more than this (default 0.1).
 ``XDG_STATE_HOME``
   where ``sio-ray gateway`` keeps its state, under ``sio-ray/gateway``
   (default ``~/.local/state``; ``--state-dir`` overrides it).
@@ -165,6 +177,33 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 1:
+        raise ValueError('is not a number above 0 and at most 1')
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ValueError('is not a non-negative number')
+    return value
+
+
+def _runs(text: str) -> int:
+    value = _int(text)
+    if value < 0 or value == 1:
+        raise ValueError('is not 0 or a whole number of at least 2')
+    return value
+
+
 def _not_zero(text: str) -> bool:
     return text != '0'
 
@@ -220,6 +259,14 @@ RAY_STALL_TIMEOUT = Setting('SIO_RAY_STALL_TIMEOUT', 300.0,
                             'seconds a job no alive node can run waits before it fails',
                             _positive_seconds)
 STATE_HOME = Setting('XDG_STATE_HOME', None, "the base of the gateway's state directory", Path)
+CALIBRATION_RUNS = Setting('SIO_CALIBRATION_RUNS', 7,
+                            'runs of the reference workload that calibrate a node', _runs)
+RAY_SLOW_NODE_RATIO = Setting('SIO_RAY_SLOW_NODE_RATIO', 0.8,
+                              "timed jobs avoid nodes slower than this × the median's speed",
+                              _fraction)
+RAY_NOISY_NODE_MARGIN = Setting('SIO_RAY_NOISY_NODE_MARGIN', 0.1,
+                                "timed jobs avoid nodes noisier than the median's noise + this",
+                                _non_negative)
 REMEASURE_RUNS = Setting('SIO_REMEASURE_RUNS', None,
                          'more runs of a borderline exec run, at most (default 2)', _int)
 
@@ -229,7 +276,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     CACHE_DIR, CC, SANDBOXES_BASEDIR, SANDBOXES_CHECK_INTERVAL, SANDBOXES_URL,
     COMPILER_HOST_FALLBACK, REMEASURE_RUNS, FILETRACKER_URL, FILETRACKER_DIR, FT_CACHE_DIR, FT_CACHE_SIZE,
     FT_TIMEOUT, RAY_ADDRESS, RAY_WINDOW, RAY_JOB_WALL_MARGIN, RAY_JOB_WALL_LIMIT,
-    RAY_STALL_TIMEOUT, STATE_HOME)}
+    RAY_STALL_TIMEOUT, STATE_HOME, CALIBRATION_RUNS, RAY_SLOW_NODE_RATIO,
+    RAY_NOISY_NODE_MARGIN)}
 #: Variables read as inputs (``sio-batch``), by the scripts or by Ray itself:
 #: documented above, not settings of the project.
 INPUTS = frozenset({'environ', 'prefilters', 'postfilters', 'SIO_VENV', 'RAY_AUTH_MODE',
