@@ -9,7 +9,12 @@
   than start a Ray of its own.
 * ``sio-ray demo`` — the main job on Ray: a local Ray and filetracker, three
   sample submissions compiled and judged, a verdict table.
-* ``sio-ray node-args`` — this node's tags, probed, as ``ray start`` arguments.
+* ``sio-ray node-args`` — this node's tags, probed, and its calibration
+  (speed and noise), as ``ray start`` arguments.
+* ``sio-ray calibrate --address HOST:PORT`` — calibrate every alive node again
+  (:mod:`sio_ray.calibration`) and record the results in the cluster's
+  registry, where placement reads them; exit status 1 if a node could not be
+  calibrated.
 * ``sio-ray node-types CONFIG`` — on an autoscaling cluster's head: tell the
   drivers which nodes the autoscaler can add (jobs only those could run wait
   for one).
@@ -102,7 +107,7 @@ def cmd_status(args) -> int:
     queues = registry.published_queues()
     reserved = {node for q in queues for node in q.get('reserved', ())}
     print(f'{"node":<58} {"alive":<6} {"sandbox":<8} {"instr.":<7} {"CPUs used":<10} '
-          f'{"memory":<9} exclusive job')
+          f'{"memory":<9} {"speed":<6} {"noise":<6} exclusive job')
     for node in session.dispatcher.nodes():
         cpus = node.resources.get('CPU', 0)
         held = f'{busy_cpus.get(node.node_id, 0):g}' if busy_cpus is not None else '?'
@@ -111,8 +116,10 @@ def cmd_status(args) -> int:
         mark = '' if node.tagged else '*'  # tags found by a probe
         sandbox = node.tags.get(tags.SANDBOX, '?') + mark
         instructions = node.tags.get(tags.INSTRUCTIONS, '?') + mark
+        speed, noise = _calibration_columns(node)
         print(f'{node.node_id:<58} {str(node.alive):<6} {sandbox:<8} {instructions:<7} '
-              f"{held:<10} {memory:<9} {'reserved' if node.node_id in reserved else '-'}")
+              f'{held:<10} {memory:<9} {speed:<6} {noise:<6} '
+              f"{'reserved' if node.node_id in reserved else '-'}")
     used = ray.cluster_resources().get('CPU', 0) - ray.available_resources().get('CPU', 0)
     print(f'cluster: {used:g} of {ray.cluster_resources().get("CPU", 0):g} CPUs busy')
     for q in queues:
@@ -133,6 +140,41 @@ def cmd_status(args) -> int:
         print(nodecache.summary(described))
     print(f'dashboard: {session.dashboard_url}')
     return 0
+
+
+def _calibration_columns(node) -> tuple[str, str]:
+    """A node's speed and noise for ``status`` (``?``: never calibrated)."""
+    from sio_ray.scheduling import calibration_of
+    found = calibration_of(node)
+    return (f'{found[0]:.2f}', f'{found[1]:.3f}') if found else ('?', '?')
+
+
+def cmd_calibrate(args) -> int:
+    import sio_ray
+    from sio.workers import settings
+    from sio_ray.calibration import calibrate
+    address = args.address or settings.RAY_ADDRESS.get()
+    if address is None:  # calibrating a Ray of its own would tell nothing
+        print('sio-ray calibrate: no Ray cluster named: give --address HOST:PORT (or set '
+              '$RAY_ADDRESS)', file=sys.stderr)
+        return 2
+    try:
+        sio_ray.connect(address)
+        found = calibrate(args.runs)
+    except (ConnectionError, ValueError) as exc:
+        print(f'sio-ray calibrate: {exc}', file=sys.stderr)
+        return 2
+    print(f'{"node":<58} {"speed":<6} {"noise":<6} {"CPU ms":<7} wall ms')
+    for node in found:
+        cal = node.calibration
+        if cal is None:
+            print(f'{node.node_id:<58} not calibrated: {node.error}')
+        else:
+            print(f'{node.node_id:<58} {cal.speed:<6.2f} {cal.noise:<6.3f} {cal.cpu_ms:<7g} '
+                  f'{cal.wall_ms:g}')
+    if not found:
+        print('no alive node with CPUs to calibrate')
+    return 1 if any(node.calibration is None for node in found) else 0
 
 
 def cmd_node_types(args) -> int:
@@ -201,7 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     node_types.add_argument('config', help='the cluster config (the head: '
                                            '~/ray_bootstrap_config.yaml)')
     node_types.set_defaults(func=cmd_node_types)
-    for command in (submit, status, demo, node_types):  # also after the subcommand, as `gateway`
+    calibrate = sub.add_parser('calibrate', help='calibrate every node again (speed, noise) '
+                                                 'and record it for placement')
+    calibrate.add_argument('--runs', type=int, default=None,
+                           help='runs of the reference workload per node (default: '
+                                '$SIO_CALIBRATION_RUNS or 7)')
+    calibrate.set_defaults(func=cmd_calibrate)
+    for command in (submit, status, demo, node_types, calibrate):  # also after the subcommand
         command.add_argument('--address', default=argparse.SUPPRESS,
                              help='Ray cluster address (default: $RAY_ADDRESS or a local Ray)')
     sub.add_parser('node-args', help="this node's tags as `ray start` arguments (probed)"

@@ -21,6 +21,11 @@ them (a new one, or one back) takes them again; after
 :data:`sio.workers.settings.RAY_STALL_TIMEOUT`) they come back as FAILURE
 naming what is missing and the bound.
 
+Timed jobs avoid nodes much slower or noisier than the cluster's median
+(:mod:`sio_ray.calibration`): the dispatcher reads the nodes' latest
+calibrations in the registry every :data:`CALIBRATIONS_AGE` seconds; they
+override the ``sio-speed`` and ``sio-noise`` labels the nodes started with.
+
 Every second or so the dispatcher publishes its queue (jobs by contest
 priority, jobs in flight; :mod:`sio_ray.registry`), where ``sio-ray status``
 run from any shell reads it.
@@ -69,6 +74,8 @@ DEMAND_EVERY = 1.0
 MAX_DEMAND = 1000
 #: Seconds :meth:`Dispatcher.start_now` waits for probes of untagged nodes.
 PROBE_WAIT = 120.0
+#: Seconds the nodes' calibrations in the registry are used before they are read again.
+CALIBRATIONS_AGE = 10.0
 
 
 class JobFuture(Future):
@@ -118,6 +125,10 @@ class Job:
     def bound(self):
         return self.prepared.bound
 
+    @property
+    def timing(self) -> str | None:
+        return self.prepared.requirements.timing
+
     def resolve(self, result: dict, ran: bool) -> None:
         """Deliver the job's one result (later ones are ignored)."""
         if not self.future.done():
@@ -158,6 +169,8 @@ class Dispatcher:
         self._growable: list[scheduling.Node] = []  # nodes the autoscaler can add
         self._growable_max: dict[str, int] = {}  # how many of each
         self._growable_at = -GROWABLE_AGE
+        self._calibrated: dict[str, dict[str, str]] = {}  # node id -> calibration labels
+        self._calibrated_at = -CALIBRATIONS_AGE
         self._demand: list | None = None  # what was last asked of the autoscaler
         self._demand_at = 0.0
         self._fixed_window = window is not None or settings.RAY_WINDOW.get() is not None
@@ -202,7 +215,8 @@ class Dispatcher:
         reason = scheduling.missing(scheduling.fitted(options, nodes), nodes)
         if reason is not None:
             return ray.put(failure(prepared.environ, _refused(prepared, reason)))
-        placed = scheduling.place(options, prepared.exclusive, nodes)
+        placed = scheduling.place(options, prepared.exclusive, nodes,
+                                  prepared.requirements.timing)
         deadline = time.monotonic() + PROBE_WAIT
         while placed is None and time.monotonic() < deadline:  # untagged nodes: probe them
             with self._lock:
@@ -210,7 +224,8 @@ class Dispatcher:
                 self._lock.notify_all()
                 self._lock.wait(0.1)
             nodes = self._snapshot(fresh=True)
-            placed = scheduling.place(options, prepared.exclusive, nodes)
+            placed = scheduling.place(options, prepared.exclusive, nodes,
+                                      prepared.requirements.timing)
         if placed is None:
             return ray.put(failure(prepared.environ, _refused(
                 prepared, scheduling.missing(options, [n for n in nodes if n.known])
@@ -303,7 +318,9 @@ class Dispatcher:
                     e.get('Alive') and scheduling.TAG_KEY not in (e.get('Labels') or {})
                     and e['NodeID'] not in self._probed for e in entries):
                 self._load_probed()
-            self._nodes = [scheduling.Node.from_ray(e, probed=self._probed.get(e['NodeID']))
+            calibrated = self._calibrations()
+            self._nodes = [scheduling.Node.from_ray(e, probed=self._probed.get(e['NodeID']),
+                                                    calibrated=calibrated.get(e['NodeID']))
                            for e in entries]
             self._nodes_at = now
             if not self._fixed_window:  # the window follows the cluster as nodes come and go
@@ -324,6 +341,19 @@ class Dispatcher:
                                   for name, spec in types.items()}
             self._growable_at = now
         return self._growable
+
+    def _calibrations(self) -> dict[str, dict[str, str]]:
+        """The nodes' latest calibrations in the registry (``sio-ray calibrate``)
+        as labels, read again after :data:`CALIBRATIONS_AGE` seconds."""
+        from sio_ray.calibration import as_labels
+        now = time.monotonic()
+        if now - self._calibrated_at > CALIBRATIONS_AGE:
+            self._calibrated_at = now
+            try:
+                self._calibrated = as_labels(registry.calibrations(timeout=10))
+            except Exception:
+                logger.debug('the nodes\' calibrations could not be read', exc_info=True)
+        return self._calibrated
 
     def _load_probed(self) -> None:
         """What the cluster's registry knows of untagged nodes (probed by any driver)."""

@@ -11,6 +11,10 @@ The registry also knows which nodes the cluster's autoscaler can add (its
 worker node types, published on the head by ``sio-ray node-types
 ~/ray_bootstrap_config.yaml``): a job only such a node can run waits for one.
 
+It keeps each node's latest calibration by ``sio-ray calibrate``
+(:mod:`sio_ray.calibration`), which overrides the ``sio-speed`` and
+``sio-noise`` labels the node started with.
+
 Every driver's dispatcher publishes to the registry, about once a second, a
 summary of its queue (jobs by contest priority, jobs in Ray, its window, the
 nodes it reserved, its stalled jobs); ``sio-ray status`` run from any shell
@@ -43,6 +47,7 @@ class Registry:
         self._tags: dict[str, dict[str, str]] = {}
         self._queues: dict[str, dict] = {}
         self._node_types: dict[str, dict] = {}
+        self._calibrations: dict[str, dict] = {}  # node id -> its latest calibration
 
     def node_tags(self) -> dict[str, dict[str, str]]:
         """The probed tags, by node id."""
@@ -65,6 +70,13 @@ class Registry:
 
     def node_types(self) -> dict[str, dict]:
         return dict(self._node_types)
+
+    def record_calibration(self, node_id: str, calibration: dict) -> None:
+        self._calibrations[node_id] = dict(calibration)
+
+    def calibrations(self) -> dict[str, dict]:
+        """The latest calibration of each node (``sio-ray calibrate``), by node id."""
+        return dict(self._calibrations)
 
 
 _handles: dict[str, object] = {}
@@ -135,3 +147,14 @@ def publish_node_types(node_types: dict[str, dict]) -> None:
 def node_types(timeout: float = 30.0) -> dict[str, dict]:
     """The node types the cluster's autoscaler can add (empty: none known)."""
     return ray.get(registry().node_types.remote(), timeout=timeout)
+
+
+def record_calibration(node_id: str, calibration: dict, timeout: float = 60.0) -> None:
+    """Keep ``calibration`` (:meth:`sio.workers.calibration.Calibration.to_dict`)
+    as the latest of node ``node_id``."""
+    ray.get(registry().record_calibration.remote(node_id, calibration), timeout=timeout)
+
+
+def calibrations(timeout: float = 30.0) -> dict[str, dict]:
+    """The latest calibration of each node recorded by ``sio-ray calibrate``."""
+    return ray.get(registry().calibrations.remote(), timeout=timeout)

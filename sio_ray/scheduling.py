@@ -21,6 +21,10 @@ upstream tests its prioritizing scheduler without workers:
 * a queued job whose capable nodes are all gone is set aside (*stalled*), so
   that it does not hold up the jobs behind it; the dispatcher warns about it
   and fails it after a bound (:mod:`sio_ray.dispatcher`).
+* a timed job (``timing``: ``cpu-exec``, ``sio2jail-exec``) avoids nodes
+  much slower or much noisier than the cluster's median, as calibrated
+  (:func:`timed_nodes`), unless only such nodes can run it; instruction
+  counting, where a node has counters, comes first.
 
 Queue items are the dispatcher's jobs: anything with ``options`` (Ray task
 options: ``num_cpus``, ``memory``, ``resources``, ``label_selector``),
@@ -36,6 +40,12 @@ from typing import Any
 NODE_ID_LABEL = 'ray.io/node-id'
 #: The label that says a node carries sio's tags (:mod:`sio_ray.tags`).
 TAG_KEY = 'sio-sandbox'
+#: Labels of a node's calibration (:mod:`sio.workers.calibration`): its speed
+#: (1.0: the reference machine) and its noise (a coefficient of variation).
+SPEED_LABEL = 'sio-speed'
+NOISE_LABEL = 'sio-noise'
+#: The label of a node that counts instructions (:mod:`sio_ray.tags`).
+INSTRUCTIONS_LABEL = 'sio-instructions'
 _MIB = 1 << 20
 
 
@@ -57,6 +67,9 @@ class Node:
     #: the cluster: it has the resources it declares (others, such as
     #: memory, are not known before it runs).
     virtual: bool = False
+    #: The node's latest calibration recorded in the cluster's registry
+    #: (``sio-ray calibrate``), as labels; it overrides the labels it started with.
+    calibrated: Mapping[str, str] | None = None
 
     @classmethod
     def of_type(cls, name: str, spec: Mapping) -> 'Node':
@@ -66,11 +79,13 @@ class Node:
 
     @classmethod
     def from_ray(cls, entry: dict, free: Mapping[str, float] | None = None,
-                 probed: Mapping[str, str] | None = None) -> 'Node':
+                 probed: Mapping[str, str] | None = None,
+                 calibrated: Mapping[str, str] | None = None) -> 'Node':
         """From one entry of ``ray.nodes()``."""
         return cls(node_id=entry['NodeID'], alive=bool(entry.get('Alive')),
                    labels=dict(entry.get('Labels') or {}),
-                   resources=dict(entry.get('Resources') or {}), free=free, probed=probed)
+                   resources=dict(entry.get('Resources') or {}), free=free, probed=probed,
+                   calibrated=calibrated)
 
     @property
     def tagged(self) -> bool:
@@ -292,21 +307,23 @@ def plan(queue, nodes: Sequence[Node], reserved: set[str], slots: int,
             result.stalled.append(Refusal(job, missing(options, nodes) or 'no alive node',
                                           growable=grows))
             continue
+        allowed = timed_nodes(getattr(job, 'timing', None), options, nodes)
         if job.exclusive:
-            node = exclusive_node(options, nodes, reserved)
+            node = exclusive_node(options, allowed, reserved)
             if node is None:
-                result.waiting = _why_waiting(job, options, nodes, reserved)
+                result.waiting = _why_waiting(job, options, allowed, reserved)
                 break
             reserved.add(node)
             whole = next(n for n in nodes if n.node_id == node).resources.get('CPU', 1)
             # Every CPU of the node: Ray starts it only once the node is empty.
             options = {**options, 'num_cpus': whole, 'label_selector': {NODE_ID_LABEL: node}}
         else:
-            eligible = [n for n in nodes if n.node_id not in reserved and can_run(n, options)]
+            eligible = [n for n in allowed if n.node_id not in reserved and can_run(n, options)]
             if not eligible:
-                result.waiting = _why_waiting(job, options, nodes, reserved)
+                result.waiting = _why_waiting(job, options, allowed, reserved)
                 break
-            options = {**options, 'label_selector': _selector(options, eligible, reserved)}
+            options = {**options, 'label_selector': _selector(options, eligible, reserved,
+                                                              by_id=allowed is not nodes)}
             if not options['label_selector']:
                 del options['label_selector']
         queue.pop()
@@ -314,21 +331,25 @@ def plan(queue, nodes: Sequence[Node], reserved: set[str], slots: int,
     return result
 
 
-def place(options: dict, exclusive: bool, nodes: Sequence[Node]) -> dict | None:
+def place(options: dict, exclusive: bool, nodes: Sequence[Node],
+          timing: str | None = None) -> dict | None:
     """Options for a task started at once (outside the queue), placed on the
-    nodes known able to run it (an exclusive one on the idlest, whole); None
-    when no such node is known."""
+    nodes known able to run it (an exclusive one on the idlest, whole; a
+    timed one, ``timing``, by :func:`timed_nodes`); None when no such node is
+    known."""
     options = fitted(options, nodes)
+    allowed = timed_nodes(timing, options, nodes)
     if exclusive:
-        node = exclusive_node(options, nodes, ())
+        node = exclusive_node(options, allowed, ())
         if node is None:
             return None
         whole = next(n for n in nodes if n.node_id == node).resources.get('CPU', 1)
         return {**options, 'num_cpus': whole, 'label_selector': {NODE_ID_LABEL: node}}
-    eligible = [n for n in nodes if can_run(n, options)]
+    eligible = [n for n in allowed if can_run(n, options)]
     if not eligible:
         return None
-    options = {**options, 'label_selector': _selector(options, eligible, set())}
+    options = {**options, 'label_selector': _selector(options, eligible, set(),
+                                                      by_id=allowed is not nodes)}
     if not options['label_selector']:
         del options['label_selector']
     return options
@@ -354,11 +375,13 @@ def placeable(placed: Mapping, nodes: Sequence[Node]) -> bool:
     return any(has_room(n, placed) and selects(n, selector) for n in nodes)
 
 
-def _selector(options: Mapping, eligible: Sequence[Node], reserved: set[str]) -> dict:
-    """The label selector that keeps a task on ``eligible`` nodes."""
+def _selector(options: Mapping, eligible: Sequence[Node], reserved: set[str],
+              by_id: bool = False) -> dict:
+    """The label selector that keeps a task on ``eligible`` nodes (named by
+    their ids with ``by_id``: other nodes with the same labels are avoided)."""
     wanted = {k: v for k, v in (options.get('label_selector') or {}).items()
               if k != NODE_ID_LABEL}
-    if all(has_labels(n, wanted, native=True) for n in eligible):
+    if not by_id and all(has_labels(n, wanted, native=True) for n in eligible):
         # Every node able to run it says so in its labels: Ray may pick any
         # of them (reserved ones excepted).
         if reserved:
@@ -384,3 +407,80 @@ def _why_waiting(job, options: Mapping, nodes: Sequence[Node], reserved: set[str
 def _kind(job) -> str:
     job_type = getattr(job, 'job_type', None)
     return repr(job_type) if job_type else 'queued'
+
+
+# -- nodes calibrated and compared (issue 11 §2) --------------------------------
+
+
+@dataclass(frozen=True)
+class Steadiness:
+    """How much slower or noisier than the cluster's median a node may be
+    and still get timed jobs (:data:`sio.workers.settings.RAY_SLOW_NODE_RATIO`,
+    :data:`~sio.workers.settings.RAY_NOISY_NODE_MARGIN`)."""
+
+    #: A node slower than this fraction of the median speed is slow.
+    slow_ratio: float = 0.8
+    #: A node whose noise exceeds the median noise by more than this is noisy.
+    noise_margin: float = 0.1
+
+    @classmethod
+    def from_settings(cls) -> 'Steadiness':
+        from sio.workers import settings
+        return cls(settings.RAY_SLOW_NODE_RATIO.get(), settings.RAY_NOISY_NODE_MARGIN.get())
+
+
+def calibration_of(node: Node) -> tuple[float, float] | None:
+    """The node's ``(speed, noise)``: its latest calibration in the registry,
+    else its labels; None when it was never calibrated."""
+    found = {**node.tags, **(node.calibrated or {})}
+    try:
+        return float(found[SPEED_LABEL]), float(found[NOISE_LABEL])
+    except (KeyError, ValueError):
+        return None
+
+
+def unsteady(nodes: Sequence[Node], steadiness: Steadiness | None = None
+             ) -> tuple[set[str], set[str]]:
+    """The ``(slow, noisy)`` nodes among ``nodes``, compared with the median
+    speed and noise of the alive, calibrated nodes with CPUs (of the whole
+    cluster, not only those able to run some job)."""
+    import statistics
+    steadiness = steadiness or Steadiness.from_settings()
+    measured = {n.node_id: calibration_of(n) for n in nodes
+                if n.alive and not n.virtual and n.resources.get('CPU', 0) > 0}
+    measured = {node: found for node, found in measured.items() if found is not None}
+    if len(measured) < 2:
+        return set(), set()
+    speed = statistics.median(s for s, _ in measured.values())
+    noise = statistics.median(c for _, c in measured.values())
+    slow = {node for node, (s, _) in measured.items() if s < speed * steadiness.slow_ratio}
+    noisy = {node for node, (_, c) in measured.items() if c > noise + steadiness.noise_margin}
+    return slow, noisy
+
+
+def timed_nodes(timing: str | None, options: Mapping, nodes: Sequence[Node],
+                steadiness: Steadiness | None = None) -> Sequence[Node]:
+    """The nodes a job whose verdict depends on its node's clock (``timing``:
+    :attr:`sio.workers.requirements.Requirements.timing`) may be placed on:
+    ``nodes`` itself when nothing is avoided, else those of them able to run
+    it that are kept.
+
+    ``'instructions'``: only nodes that count instructions, where one able
+    to run the job does.  Otherwise (and ``'cpu'``) the slow nodes are left
+    out, then the noisy ones (:func:`unsteady`), each only when some node
+    able to run the job is left: a job is never held back because the only
+    nodes that can run it are slow or noisy.
+    """
+    if timing not in ('cpu', 'instructions'):
+        return nodes
+    able = [n for n in nodes if can_run(n, options)]
+    if timing == 'instructions':
+        counting = [n for n in able if n.tags.get(INSTRUCTIONS_LABEL) == 'true']
+        if counting:
+            return nodes if len(counting) == len(able) else counting
+    kept = able
+    for avoided in unsteady(nodes, steadiness):
+        rest = [n for n in kept if n.node_id not in avoided]
+        if rest:
+            kept = rest
+    return nodes if len(kept) == len(able) else kept

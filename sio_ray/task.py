@@ -16,7 +16,7 @@ def run_job(environ: dict) -> dict:
     """Perform one job on this node and return the result environ."""
     from sio.workers import stats
     from sio.workers.runner import run
-    from sio_ray import bounds, metrics, nodecache, placement
+    from sio_ray import bounds, calibration, metrics, nodecache, placement
     started = time.monotonic()
     context = ray.get_runtime_context()
     # The task's log (the dashboard shows it with the task) says which job it is.
@@ -34,6 +34,9 @@ def run_job(environ: dict) -> dict:
     # Beside upstream's `worker` (the host name): Ray's names for where it ran.
     result['ray_node_id'] = context.get_node_id()
     result['ray_task_id'] = context.get_task_id()
+    speed = calibration.node_speed()  # the node's speed, where it was calibrated
+    if speed is not None:
+        result['node_speed_factor'] = speed
     metrics.job_finished(result, time.monotonic() - started)
     recorded = stats.take()
     metrics.export(recorded)

@@ -63,6 +63,9 @@ LIMITS = {'isolated': BOX_DEFAULT_LIMITS, 'unprotected': Limits()}
 PREFIX = 'exec_'
 #: Job types measured on wall time, which run alone on their node.
 EXCLUSIVE = frozenset({'cpu-exec'})
+#: Job types whose verdicts depend on the node's clock, and how
+#: (:attr:`~sio.workers.requirements.Requirements.timing`).
+TIMING = {'cpu-exec': 'cpu', 'sio2jail-exec': 'instructions'}
 
 
 def is_isolated(job_type: str) -> bool:
@@ -107,6 +110,7 @@ def requirements(environ: dict, base: Requirements) -> Requirements:
         wall_ms, wall_from = None, ()
     else:
         wall_ms, wall_from = sum(ms for ms, _ in parts), tuple(text for _, text in parts)
+    base = base.replace(timing=TIMING.get(job_type))  # placed on calibrated, steady nodes
     return base.replace(runtimes=runners.runtimes(environ),
                         isolated=isolated or checker.needs_sandbox(environ),
                         exclusive=job_type in EXCLUSIVE, memory_mib=kib_to_mib(memory),

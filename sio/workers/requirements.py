@@ -64,6 +64,12 @@ class Requirements:
     #: The named toolchain sandbox that serves instead of the node's own
     #: toolchain, where it can be fetched (a versioned compiler's).
     toolchain_sandbox: str | None = None
+    #: How the job's verdict depends on the node's clock: None (it does not),
+    #: ``'cpu'`` (its measured CPU time is judged: it avoids nodes much slower
+    #: or noisier than the cluster's, as calibrated), ``'instructions'``
+    #: (instructions are counted where a node has counters, preferred; else
+    #: as ``'cpu'``).
+    timing: str | None = None
 
     def replace(self, **changes) -> 'Requirements':
         """A copy with ``changes`` applied."""

@@ -88,7 +88,11 @@ def test_node_tags_for_ray_start_come_from_a_real_probe_and_survive_the_shell():
     words = subprocess.run(['bash', '-c', f'printf "%s\\n" $({SIO_RAY} node-args)'],
                            capture_output=True, text=True, timeout=60).stdout.splitlines()
     expected = ','.join(f'{k}={v}' for k, v in tags.node_labels().items())
-    assert f'--labels={expected}' in words, words  # one word, nothing quoted
+    [labels] = [w for w in words if w.startswith('--labels=')]  # one word, nothing quoted
+    # ... the probed tags, then the node's calibration (measured again each time).
+    assert labels.startswith(f'--labels={expected},sio-speed='), words
+    speed, noise = (float(part.split('=')[1]) for part in labels.split(',')[-2:])
+    assert labels.split(',')[-1].startswith('sio-noise=') and speed > 0 and noise >= 0
     assert all("'" not in w and '"' not in w for w in words), words
     assert not [w for w in words if w.startswith('--resources=')]  # jobs ask for none
 
