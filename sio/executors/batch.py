@@ -19,7 +19,9 @@ Keys written: ``result_code``, ``result_string``, ``result_percentage``
 (``[num, den]``), ``time_used``, ``mem_used``, ``num_syscalls`` (always 0, as
 upstream), ``time_measure``, ``limits_enforced_by``, ``exec_info``, ``out_file``,
 and after a borderline run ``time_used_runs``, ``result_code_runs``,
-``node_runs``, ``outputs_differ_between_runs``.
+``node_runs``, ``outputs_differ_between_runs``.  A repeat placed on another
+node by the back-end (:mod:`sio.workers.repeats`) uploads no output: the
+stored output is the first run's.
 
 **Limits** (:data:`LIMITS`, keys ``exec_*``): in a box, upstream's jailed
 defaults — 30 000 ms of CPU time, 65 536 KiB, 52 428 800 bytes of output,
@@ -47,7 +49,7 @@ from pathlib import Path
 from sio.executors import checker, remeasure, runners
 from sio.executors.checker import check_output
 from sio.executors.files import fetch_input, open_output, upload_output
-from sio.workers import ft
+from sio.workers import ft, repeats
 from sio.workers.executors import (BOX_DEFAULT_LIMITS, ExecutionResult, IsolatedExecutor, Limits,
                                    UnprotectedExecutor, cap_result_string)
 from sio.workers.isolation.box import MEMORY_MODES
@@ -96,10 +98,11 @@ def requirements(environ: dict, base: Requirements) -> Requirements:
     job_type = str(environ.get('job_type', ''))
     isolated = is_isolated(job_type)
     memory = max(solution_memory_kib(environ, isolated), checker.reserved_kib(environ))
-    parts = []
+    parts, more = [], 0
     if not _is_output_only(environ):
         wall = run_wall(environ, PREFIX, 'program', isolated=isolated)
-        runs = 1 + remeasure.policy(environ, isolated).runs  # a borderline run is repeated
+        more = remeasure.policy(environ, isolated).runs  # a borderline run is repeated
+        runs = 1 + more
         if wall is not None and runs > 1:
             wall = (wall[0] * runs, f'{runs} runs at most of: {wall[1]}')
         parts.append(wall)
@@ -114,7 +117,7 @@ def requirements(environ: dict, base: Requirements) -> Requirements:
     return base.replace(runtimes=runners.runtimes(environ),
                         isolated=isolated or checker.needs_sandbox(environ),
                         exclusive=job_type in EXCLUSIVE, memory_mib=kib_to_mib(memory),
-                        cpus=1.0, wall_ms=wall_ms, wall_from=wall_from)
+                        cpus=1.0, wall_ms=wall_ms, wall_from=wall_from, repeats=more)
 
 
 def prepare_solution(environ: dict, executor, box: Path) -> tuple[runners.Program, Limits]:
@@ -192,7 +195,8 @@ def run(environ: dict, executor=None) -> dict:
     if environ['result_code'] == OK and environ.get('check_output'):
         check_output(environ, out, job_dir)
     environ['result_string'] = cap_result_string(environ.get('result_string', ''))
-    upload_output(environ, out)
+    if not environ.get(repeats.REPEAT):  # a repeat on another node keeps its output
+        upload_output(environ, out)
     shutil.rmtree(job_dir / 'box', ignore_errors=True)
     return environ
 

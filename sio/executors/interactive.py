@@ -52,7 +52,17 @@ time limit of wall-clock time.
 and the interactor run at once, so it reserves ``num_processes`` solution
 boxes (each its memory limit plus its runtime's, as the exec jobs) plus the
 interactor's memory limit, one CPU for each of them, and may take the longer
-of the solutions' and the interactor's wall-clock limits.
+of the solutions' and the interactor's wall-clock limits, times the runs of
+a borderline interaction.
+
+**Borderline times** (:mod:`sio.executors.remeasure`, keys
+``exec_remeasure_runs`` and ``exec_remeasure_band``, off for
+``unsafe-interactive-exec``): an interaction whose solutions' time (the
+largest of its processes') is within the band around ``exec_time_limit`` is
+run again, whole, and judged by its fastest run; the result reports
+``time_used_runs``, ``result_code_runs``, ``node_runs`` and
+``outputs_differ_between_runs`` (the interactor's outputs compared).  A
+repeat placed on another node by the back-end uploads no output.
 ``cpu-interactive-exec`` has its node to itself.
 """
 
@@ -65,10 +75,10 @@ from pathlib import Path
 
 from sio.executors.batch import (PREFIX, is_isolated, prepare_solution, run_prepared,
                                  solution_memory_kib)
-from sio.executors import runners
+from sio.executors import remeasure, runners
 from sio.executors.checker import parse_percentage
 from sio.executors.files import fetch_input, open_output, upload_output
-from sio.workers import ft
+from sio.workers import ft, repeats
 from sio.workers.executors import (BOX_DEFAULT_LIMITS, ExecutionResult, IsolatedExecutor, Limits,
                                    UnprotectedExecutor, cap_result_string,
                                    default_real_time_limit)
@@ -146,15 +156,18 @@ def requirements(environ: dict, base: Requirements) -> Requirements:
     memory = count * solution_memory_kib(environ, isolated) + interactor
     solutions = run_wall(environ, PREFIX, 'solutions', isolated=isolated)
     inter = _interactor_wall(environ, isolated)
+    more = remeasure.policy(environ, isolated).runs  # a borderline interaction is repeated
     wall_ms, wall_from = None, ()
     if solutions is not None and inter is not None:
         longer = max(solutions, inter)
-        wall_ms = longer[0]
+        wall_ms = longer[0] * (1 + more)
         wall_from = (f'the longer of {solutions[1]} and {inter[1]}, run at once',)
+        if more:
+            wall_from = (f'{1 + more} runs at most of: {wall_from[0]}',)
     return base.replace(isolated=isolated, exclusive=job_type in EXCLUSIVE,
                         memory_mib=kib_to_mib(memory), cpus=1.0 + count,
                         wall_ms=wall_ms, wall_from=wall_from,
-                        runtimes=runners.runtimes(environ))
+                        runtimes=runners.runtimes(environ), repeats=more)
 
 
 def _aggregate(results: list[ExecutionResult]) -> ExecutionResult:
@@ -211,59 +224,70 @@ def run(environ: dict, make_executor=IsolatedExecutor, make_interactor_executor=
     out = job_dir / 'out'
 
     limits = interactor_limits(environ)
+    again = remeasure.policy(environ, make_executor().isolated)
 
-    # pipes[i] = (to solution: read, write), (from solution: read, write)
-    pipes = [(os.pipe(), os.pipe()) for _ in range(count)]
-    interactor_args = [str(count)]
-    interactor_fds = []
-    for (to_r, to_w), (from_r, from_w) in pipes:
-        interactor_args += [str(from_r), str(to_w)]
-        interactor_fds += [from_r, to_w]
+    def interact(output: Path) -> tuple[ExecutionResult, ExecutionResult]:
+        """One interaction: the solutions' result (:func:`_aggregate`) and the
+        interactor's, whose output goes to ``output``."""
+        # pipes[i] = (to solution: read, write), (from solution: read, write)
+        pipes = [(os.pipe(), os.pipe()) for _ in range(count)]
+        interactor_args = [str(count)]
+        interactor_fds = []
+        for (to_r, to_w), (from_r, from_w) in pipes:
+            interactor_args += [str(from_r), str(to_w)]
+            interactor_fds += [from_r, to_w]
 
-    results: list[ExecutionResult | None] = [None] * count
-    interactor_result: list[ExecutionResult] = []
-    errors: list[BaseException] = []
-    cancel = threading.Event()
+        results: list[ExecutionResult | None] = [None] * count
+        interactor_result: list[ExecutionResult] = []
+        errors: list[BaseException] = []
+        cancel = threading.Event()
 
-    def solution(i: int) -> None:
-        (to_r, _), (_, from_w) = pipes[i]
-        try:
-            results[i] = run_prepared(*prepared[i], make_executor(), boxes[i], stdin=to_r,
-                                      stdout=from_w, fds_to_close=(to_r, from_w), cancel=cancel)
-        except BaseException as exc:  # re-raised in the job's thread
-            errors.append(exc)
+        def solution(i: int) -> None:
+            (to_r, _), (_, from_w) = pipes[i]
+            try:
+                results[i] = run_prepared(*prepared[i], make_executor(), boxes[i], stdin=to_r,
+                                          stdout=from_w, fds_to_close=(to_r, from_w),
+                                          cancel=cancel)
+            except BaseException as exc:  # re-raised in the job's thread
+                errors.append(exc)
 
-    def run_interactor() -> None:
-        try:
-            with open(stdin_path, 'rb') as stdin, open_output(out) as stdout:
-                interactor_result.append(make_interactor_executor()(
-                    ['./soc', *interactor_args], cwd=interactor_box, stdin=stdin, stdout=stdout,
-                    ignore_errors=True, pass_fds=tuple(interactor_fds),
-                    fds_to_close=tuple(interactor_fds), cancel=cancel, **vars(limits)))
-        except BaseException as exc:
-            errors.append(exc)
+        def run_interactor() -> None:
+            try:
+                with open(stdin_path, 'rb') as stdin, open_output(output) as stdout:
+                    interactor_result.append(make_interactor_executor()(
+                        ['./soc', *interactor_args], cwd=interactor_box, stdin=stdin,
+                        stdout=stdout, ignore_errors=True, pass_fds=tuple(interactor_fds),
+                        fds_to_close=tuple(interactor_fds), cancel=cancel, **vars(limits)))
+            except BaseException as exc:
+                errors.append(exc)
 
-    threads = [threading.Thread(target=solution, args=(i,)) for i in range(count)]
-    threads.append(threading.Thread(target=run_interactor))
-    for t in threads:
-        t.start()
-    try:
+        threads = [threading.Thread(target=solution, args=(i,)) for i in range(count)]
+        threads.append(threading.Thread(target=run_interactor))
         for t in threads:
-            while t.is_alive():  # in slices: a cancelled job is interrupted between them
-                t.join(0.2)
-    except BaseException:
-        cancel.set()  # stop every box of the job before giving up on it
-        for t in threads:
-            t.join(10)
-        raise
-    if errors:
-        raise errors[0]
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():  # in slices: a cancelled job is interrupted between them
+                    t.join(0.2)
+        except BaseException:
+            cancel.set()  # stop every box of the job before giving up on it
+            for t in threads:
+                t.join(10)
+            raise
+        if errors:
+            raise errors[0]
+        return _aggregate(results), interactor_result[0]
 
-    solution_result = _aggregate(results)
-    inter = interactor_result[0]
+    # A borderline time: the whole interaction again (sio.executors.remeasure).
+    (solution_result, inter), measurements = remeasure.measure(
+        interact(out), out, prepared[0][1], again, interact, measured=lambda run: run[0])
+    for key in remeasure.KEYS:
+        environ.pop(key, None)
+    environ.update(measurements)
     judge(environ, solution_result, inter, out.read_bytes())
     environ['result_string'] = cap_result_string(environ.get('result_string', ''))
-    upload_output(environ, out)
+    if not environ.get(repeats.REPEAT):  # a repeat on another node keeps its output
+        upload_output(environ, out)
     return environ
 
 

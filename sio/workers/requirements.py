@@ -70,6 +70,10 @@ class Requirements:
     #: (instructions are counted where a node has counters, preferred; else
     #: as ``'cpu'``).
     timing: str | None = None
+    #: More runs of a borderline measurement the job may make (0: none;
+    #: :mod:`sio.workers.repeats`): a back-end that can place them on other
+    #: nodes offers it with ``remeasure_elsewhere``.
+    repeats: int = 0
 
     def replace(self, **changes) -> 'Requirements':
         """A copy with ``changes`` applied."""

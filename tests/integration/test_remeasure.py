@@ -52,3 +52,110 @@ def test_bad_remeasure_keys_are_refused_naming_them(ft_server, files):
     r = run({'filetracker_url': ft_server.url, 'job_type': 'exec', 'exe_file': files('spin_cpu'),
              'in_file': files('in', ''), 'exec_remeasure_band': 2})
     assert r['result'] == 'FAILURE' and "environ['exec_remeasure_band']" in r['exception']
+
+
+# -- interactive jobs ----------------------------------------------------------
+
+def interactive(ft_server, files, ms, **extra):
+    """An interaction whose solution burns ``ms`` ms of CPU time, then answers."""
+    return job(ft_server, job_type=extra.pop('job_type', 'interactive-exec'),
+               exe_file=files('sol_spin_double'), interactor_file=files('interactor'),
+               in_file=files(f'in{ms}', f'{ms}\n'), exec_real_time_limit=60_000,
+               interactor_real_time_limit=60_000, **extra)
+
+
+def judged(r) -> int:
+    """The time of the run that should be judged: the fastest OK one, else the fastest."""
+    ok = [t for t, code in zip(r['time_used_runs'], r['result_code_runs']) if code == 'OK']
+    return min(ok or r['time_used_runs'])
+
+
+def test_a_clear_interaction_is_measured_once(ft_server, files):
+    r = interactive(ft_server, files, 20, exec_time_limit=1000)
+    assert (r['result_code'], r['result_string']) == ('OK', 'all 1 correct')
+    assert 'time_used_runs' not in r
+
+
+def test_a_borderline_interaction_is_run_again_and_judged_by_its_fastest_run(ft_server, files):
+    r = interactive(ft_server, files, 950, exec_time_limit=1000)
+    runs = r['time_used_runs']
+    assert len(runs) == 3 and len(r['result_code_runs']) == 3 and len(r['node_runs']) == 3
+    assert r['time_used'] == judged(r) >= 900
+    assert r['result_code'] == ('OK' if 'OK' in r['result_code_runs'] else 'TLE')
+    if r['result_code'] == 'OK':
+        assert r['result_string'] == 'all 1 correct'
+    assert r['outputs_differ_between_runs'] is False
+
+
+def test_an_interaction_really_too_slow_stays_tle(ft_server, files):
+    r = interactive(ft_server, files, 5000, exec_time_limit=300)
+    assert r['result_code'] == 'TLE' and r['result_code_runs'] == ['TLE'] * 3
+
+
+@pytest.mark.parametrize('extra', [{'job_type': 'unsafe-interactive-exec'},
+                                   {'exec_remeasure_runs': 0}])
+def test_interactions_are_not_remeasured_unprotected_or_when_asked(ft_server, files, extra):
+    r = interactive(ft_server, files, 950, exec_time_limit=1000, **extra)
+    assert 'time_used_runs' not in r
+
+
+def test_the_wall_clock_bound_of_an_interaction_counts_its_repeats():
+    from sio.workers.requirements import requirements
+    environ = {'job_type': 'interactive-exec', 'exec_time_limit': 1000}
+    once = requirements({**environ, 'exec_remeasure_runs': 0})
+    thrice = requirements(environ)
+    assert thrice.wall_ms == 3 * once.wall_ms and thrice.repeats == 2 and once.repeats == 0
+    assert thrice.wall_from[0].startswith('3 runs at most of: the longer of')
+    with pytest.raises(ValueError, match=r"environ\['exec_remeasure_runs'\]"):
+        requirements({**environ, 'exec_remeasure_runs': -1})
+
+
+# -- repeats placed by a back-end (sio.workers.repeats), without Ray ----------
+
+@pytest.mark.parametrize('kind', ['exec', 'interactive-exec'])
+def test_a_back_end_can_place_the_repeats_and_merge_the_runs(ft_server, files, kind):
+    from sio.workers import repeats
+    if kind == 'exec':
+        def once(**extra):
+            return spin(ft_server, files, 950, exec_time_limit=1000, out_file='/out/x', **extra)
+    else:
+        def once(**extra):
+            return interactive(ft_server, files, 950, exec_time_limit=1000, **extra)
+    first = once(**{repeats.ELSEWHERE: True})
+    assert repeats.wanted(first) == 2 and len(first['time_used_runs']) == 1
+    assert first['time_used_runs'] == [first['time_used']] and first['time_used'] >= 900
+    if first['result_code_runs'] == ['OK']:
+        assert len(first[repeats.DIGEST]) == 64
+    second = once(**{repeats.REPEAT: 1})
+    assert isinstance(second[repeats.AGAIN], bool) and repeats.AGAIN not in first
+    assert second[repeats.AGAIN]  # 950 ms of 1000 stays borderline
+    merged = repeats.merge([first, second])
+    assert merged['time_used_runs'] == first['time_used_runs'] + second['time_used_runs']
+    assert merged['time_used'] == min(merged['time_used_runs'])
+    assert merged['outputs_differ_between_runs'] is False
+    assert not set(repeats.PROTOCOL) & set(merged)
+    # A clear run is not asked about again, and says nothing of the protocol.
+    clear = spin(ft_server, files, 50, exec_time_limit=1000, **{repeats.ELSEWHERE: True})
+    assert repeats.wanted(clear) == 0 and 'time_used_runs' not in clear
+
+
+def test_a_repeat_uploads_no_output(ft_server, files):
+    from sio.workers import repeats
+    from sio.workers.filetracker.protocol import NotFound
+    for name, extra in (('repeat', {repeats.REPEAT: 1}), ('first', {})):
+        path = f'{files.prefix}/out-of-{name}'
+        spin(ft_server, files, 50, exec_time_limit=1000, out_file=path, upload_out=True, **extra)
+        try:
+            stored = files.client.remote_stat(path)[0] is not None
+        except NotFound:
+            stored = False
+        assert stored == (name == 'first'), name
+
+
+def test_bad_protocol_keys_are_refused_naming_them(ft_server, files):
+    from sio.workers import repeats
+    from sio.workers.runner import run
+    for key, value in ((repeats.ELSEWHERE, 'yes'), (repeats.REPEAT, -1)):
+        r = run({'filetracker_url': ft_server.url, 'job_type': 'exec',
+                 'exe_file': files('spin_cpu'), 'in_file': files('in', ''), key: value})
+        assert r['result'] == 'FAILURE' and f"environ['{key}']" in r['exception']
