@@ -32,7 +32,8 @@ limit).  A language's runtime adds to the memory limit of the box
 
 **What the job needs from a node** (:func:`requirements`): the isolated
 sandbox (``unsafe-exec``: only for an untrusted checker), ``cpu-exec`` a node
-of its own; memory for the program's box — its memory limit (64 MiB if none,
+of its own; ``cpu-exec`` and ``sio2jail-exec`` a steady one (their ``timing``:
+:mod:`sio_ray.calibration`); memory for the program's box — its memory limit (64 MiB if none,
 also unprotected, as upstream's scheduler) plus its runtime's — or, when the
 checker's limit is larger, for the checker, which runs after it (the larger,
 not the sum; :func:`sio.executors.checker.reserved_kib`).  Its runs may take

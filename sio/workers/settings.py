@@ -88,8 +88,9 @@ Driver settings (read by ``sio_ray`` in the process that submits jobs):
   cluster's median speed, unless only such nodes can run it (default 0.8;
   :mod:`sio_ray.calibration`).
 ``SIO_RAY_NOISY_NODE_MARGIN``
-  ... and nodes whose calibrated noise (coefficient of variation) exceeds
-  the cluster's median noise by more than this (default 0.1).
+  a timed job also avoids nodes whose calibrated noise (coefficient of
+  variation) exceeds the cluster's median noise by more than this (default
+  0.1), unless only such nodes can run it.
 ``XDG_STATE_HOME``
   where ``sio-ray gateway`` keeps its state, under ``sio-ray/gateway``
   (default ``~/.local/state``; ``--state-dir`` overrides it).
