@@ -21,6 +21,13 @@ them (a new one, or one back) takes them again; after
 :data:`sio.workers.settings.RAY_STALL_TIMEOUT`) they come back as FAILURE
 naming what is missing and the bound.
 
+Inputs are read where they are cached: the dispatcher reads, about once a
+second, what each node's cache holds (the summaries the node caches publish
+in the cluster's registry) and a job whose inputs a node holds prefers that
+node while it has room (:func:`sio_ray.scheduling.preferred_node`);
+``SIO_RAY_LOCALITY=0`` (:data:`sio.workers.settings.RAY_LOCALITY`) turns
+this off.
+
 Timed jobs avoid nodes much slower or noisier than the cluster's median
 (:mod:`sio_ray.calibration`): the dispatcher reads the nodes' latest
 calibrations in the registry every :data:`CALIBRATIONS_AGE` seconds; they
@@ -47,10 +54,12 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import ray
 
 from sio.workers import settings
+from sio.workers.filetracker import holdings
 from sio_ray import bounds, metrics, registry, scheduling
 from sio_ray.prepared import PreparedJob
 from sio_ray.queue import PriorityQueue
@@ -76,6 +85,10 @@ MAX_DEMAND = 1000
 PROBE_WAIT = 120.0
 #: Seconds the nodes' calibrations in the registry are used before they are read again.
 CALIBRATIONS_AGE = 10.0
+#: Seconds what the nodes' caches hold is used before it is read again.
+HOLDINGS_AGE = 1.0
+#: Summaries of nodes' caches older than this are not used (their node cache is gone).
+HOLDINGS_TTL = 60.0
 
 
 class JobFuture(Future):
@@ -104,6 +117,7 @@ class Job:
     stalled_since: float | None = None  # since when no alive node can run it
     stall_reason: str = ''
     growable: bool = False  # (stalled:) a node the autoscaler can add could run it
+    preferred: str | None = None  # the node it was sent to for its cached inputs
 
     @property
     def environ(self) -> dict:
@@ -128,6 +142,11 @@ class Job:
     @property
     def timing(self) -> str | None:
         return self.prepared.requirements.timing
+
+    @cached_property
+    def inputs(self) -> list[tuple[str, str, float]]:
+        """The files it reads: (server URL, name, weight)."""
+        return holdings.job_inputs(self.environ, settings.FILETRACKER_URL.get())
 
     def resolve(self, result: dict, ran: bool) -> None:
         """Deliver the job's one result (later ones are ignored)."""
@@ -183,6 +202,10 @@ class Dispatcher:
         self._published_at = 0.0
         self._published_empty = True
         self._metered: set[float] = set()  # contest priorities whose queue length is set
+        self._preferred_load: dict[str, float] = {}  # CPUs of jobs in Ray by preference
+        self._held: dict[str, dict] = {}  # what the nodes' caches hold (summaries)
+        self._held_ref: ray.ObjectRef | None = None
+        self._held_at = -HOLDINGS_AGE
         self._thread = threading.Thread(target=self._loop, name='sio-ray-dispatcher',
                                         daemon=True)
         self._thread.start()
@@ -414,10 +437,12 @@ class Dispatcher:
             return
         nodes = self._snapshot(fresh=bool(self._arrived))
         growable = self.growable()
+        locality = self._locality()
         with self._lock:
             arrived, self._arrived = self._arrived, []
             plan = scheduling.plan(self._queue, nodes, self._reserved,
-                                   self.window - len(self._inflight), arrived, growable)
+                                   self.window - len(self._inflight), arrived, growable,
+                                   locality)
             self._handing = [d.job for d in plan.dispatch]
             now = time.monotonic()
             for stall in plan.stalled:
@@ -433,6 +458,7 @@ class Dispatcher:
         for decision in plan.dispatch:
             job = decision.job
             job.node, job.placed, job.stalled_since = decision.node, decision.options, None
+            self._prefer(job, decision.preferred)
             try:
                 ref = run_job.options(**decision.options).remote(job.environ)
             except Exception as exc:  # options Ray refuses: the job's result, not a hang
@@ -456,6 +482,54 @@ class Dispatcher:
         if job.node:
             with self._lock:
                 self._reserved.discard(job.node)
+        self._prefer(job, None)
+
+    def _prefer(self, job: Job, node: str | None) -> None:
+        """Count the job's CPUs on the node it prefers (``node``; None: no
+        longer, it ended)."""
+        cpus = (job.placed or job.options).get('num_cpus', 1)
+        with self._lock:
+            if job.preferred is not None:
+                left = self._preferred_load.get(job.preferred, 0) - cpus
+                if left > 1e-9:
+                    self._preferred_load[job.preferred] = left
+                else:
+                    self._preferred_load.pop(job.preferred, None)
+            job.preferred = node
+            if node is not None:
+                self._preferred_load[node] = self._preferred_load.get(node, 0) + cpus
+
+    def _locality(self) -> scheduling.Locality | None:
+        """What the planner needs to place jobs where their inputs are cached
+        (None when ``SIO_RAY_LOCALITY=0``): the nodes' summaries, read from the
+        registry without waiting (at most every :data:`HOLDINGS_AGE` s)."""
+        if not settings.RAY_LOCALITY.get():
+            return None
+        if self._held_ref is not None:
+            ready, _ = ray.wait([self._held_ref], timeout=0)
+            if ready:
+                try:
+                    self._held = self._read_holdings(ray.get(ready[0]))
+                except Exception:
+                    logger.debug('the nodes\' holdings could not be read', exc_info=True)
+                self._held_ref = None
+        now = time.monotonic()
+        if self._held_ref is None and now - self._held_at > HOLDINGS_AGE:
+            self._held_at = now
+            try:
+                self._held_ref = registry.registry().holdings.remote()
+            except Exception:
+                logger.debug('the registry could not be asked for holdings', exc_info=True)
+        with self._lock:
+            load = dict(self._preferred_load)
+        return scheduling.Locality(self._held, load)
+
+    @staticmethod
+    def _read_holdings(published: dict) -> dict[str, dict]:
+        fresh = time.time() - HOLDINGS_TTL
+        return {node: {url: holdings.Holdings.from_dict(summary)
+                       for url, summary in by_url.items() if summary.get('made', 0) > fresh}
+                for node, by_url in published.items()}
 
     def _watch_cluster(self) -> None:
         """As the cluster changes (at most once per :data:`SNAPSHOT_AGE`): take

@@ -10,6 +10,13 @@ as Ray metrics.  Ray restarts the actor, and so the server, when its process
 dies; the actor dies with its node.  While no server answers, jobs fetch from
 the central server themselves, so a job never fails for want of one; why none
 could be had is in its result, ``node_cache_error``.
+
+The actor also publishes what its node's store holds (:func:`publish_holdings`):
+a summary (:mod:`sio.workers.filetracker.holdings`) made again within
+:data:`HOLDINGS_CHECK` seconds of a change of the store by its server (a
+file fetched, uploaded or evicted) and at least every
+:data:`HOLDINGS_REPUBLISH` seconds, sent to the cluster's registry, where the
+drivers' dispatchers read it to place jobs where their inputs are cached.
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ import time
 import ray
 
 from sio.workers import ft, stats
+from sio.workers.filetracker import holdings
 from sio.workers.filetracker.server import AlreadyRunning, NodeCacheServer
-from sio_ray import metrics
+from sio_ray import metrics, registry
 from sio_ray.registry import NAMESPACE
 
 logger = logging.getLogger(__name__)
@@ -32,6 +40,11 @@ logger = logging.getLogger(__name__)
 ACTOR_PREFIX = 'sio-ft-cache'
 #: Seconds a task waits for the node's server before fetching by itself.
 START_TIMEOUT = 30.0
+#: Seconds between looks at whether the store changed (its summary is then made again).
+HOLDINGS_CHECK = 0.5
+#: Seconds after which the summary is made and published again anyway (files
+#: fetched by jobs themselves, a registry restarted).
+HOLDINGS_REPUBLISH = 5.0
 
 
 def actor_name(node_id: str, remote_url: str) -> str:
@@ -52,6 +65,8 @@ class NodeCache:
         except Exception:
             logger.warning('Cannot start a node cache server for %s', remote_url, exc_info=True)
         threading.Thread(target=self._export_metrics, name='sio-ft-cache-metrics',
+                         daemon=True).start()
+        threading.Thread(target=self._publish_holdings, name='sio-ft-cache-holdings',
                          daemon=True).start()
 
     def ensure(self) -> str:
@@ -96,6 +111,30 @@ class NodeCache:
         while True:
             time.sleep(1.0)
             metrics.export(stats.take())
+
+    def _publish_holdings(self) -> None:
+        node_id = ray.get_runtime_context().get_node_id()
+        seen, published = None, -HOLDINGS_REPUBLISH
+        while True:
+            time.sleep(HOLDINGS_CHECK)
+            # The server's fills, uploads and evictions move its counters.
+            changes = tuple(sorted((name, amount) for name, amount in stats.totals().items()
+                                   if not name.startswith('ft_cache_hit')))
+            if changes == seen and time.monotonic() - published < HOLDINGS_REPUBLISH:
+                continue
+            try:
+                publish_holdings(node_id, self.remote_url)
+                seen, published = changes, time.monotonic()
+            except Exception:
+                logger.debug('holdings not published', exc_info=True)
+
+
+def publish_holdings(node_id: str, remote_url: str) -> holdings.Holdings:
+    """Summarize this node's store for ``remote_url`` and publish it in the
+    cluster's registry as what node ``node_id`` holds."""
+    summary = holdings.summarize(ft.cache_dir_for(remote_url))
+    registry.publish_holdings(node_id, remote_url, summary.to_dict())
+    return summary
 
 
 class NodeCacheError(RuntimeError):

@@ -15,6 +15,11 @@ It keeps each node's latest calibration by ``sio-ray calibrate``
 (:mod:`sio_ray.calibration`), which overrides the ``sio-speed`` and
 ``sio-noise`` labels the node started with.
 
+Every node cache publishes there a summary of what it holds (a Bloom filter
+of its files' names, :mod:`sio.workers.filetracker.holdings`), when it
+changes and every few seconds; the dispatchers read them to place jobs where
+their inputs are cached (:func:`sio_ray.scheduling.preferred_node`).
+
 Every driver's dispatcher publishes to the registry, about once a second, a
 summary of its queue (jobs by contest priority, jobs in Ray, its window, the
 nodes it reserved, its stalled jobs); ``sio-ray status`` run from any shell
@@ -48,6 +53,7 @@ class Registry:
         self._queues: dict[str, dict] = {}
         self._node_types: dict[str, dict] = {}
         self._calibrations: dict[str, dict] = {}  # node id -> its latest calibration
+        self._holdings: dict[str, dict[str, dict]] = {}  # node id -> central URL -> summary
 
     def node_tags(self) -> dict[str, dict[str, str]]:
         """The probed tags, by node id."""
@@ -77,6 +83,13 @@ class Registry:
     def calibrations(self) -> dict[str, dict]:
         """The latest calibration of each node (``sio-ray calibrate``), by node id."""
         return dict(self._calibrations)
+
+    def publish_holdings(self, node_id: str, remote_url: str, summary: dict) -> None:
+        self._holdings.setdefault(node_id, {})[remote_url] = summary
+
+    def holdings(self) -> dict[str, dict[str, dict]]:
+        """What each node's caches hold: node id -> central server URL -> summary."""
+        return {node: dict(by_url) for node, by_url in self._holdings.items()}
 
 
 _handles: dict[str, object] = {}
@@ -142,6 +155,12 @@ def publish_node_types(node_types: dict[str, dict]) -> None:
     ``sio-ray node-types`` does on the head): jobs that only such a node can
     run wait for one instead of failing, and their demand is reported."""
     ray.get(registry().set_node_types.remote(node_types), timeout=60)
+
+
+def publish_holdings(node_id: str, remote_url: str, summary: dict) -> None:
+    """Publish what the cache of ``node_id`` for ``remote_url`` holds (a
+    :meth:`~sio.workers.filetracker.holdings.Holdings.to_dict`); not waited for."""
+    registry().publish_holdings.remote(node_id, remote_url, summary)
 
 
 def node_types(timeout: float = 30.0) -> dict[str, dict]:

@@ -25,10 +25,16 @@ upstream tests its prioritizing scheduler without workers:
   much slower or much noisier than the cluster's median, as calibrated
   (:func:`timed_nodes`), unless only such nodes can run it; instruction
   counting, where a node has counters, comes first.
+* a job whose inputs a node's cache holds prefers, softly, that node
+  (:func:`preferred_node`, given a :class:`Locality`): it goes there while the
+  node has room, elsewhere when it is full; the order of the queue and the
+  nodes a job may use stay as they are.
 
 Queue items are the dispatcher's jobs: anything with ``options`` (Ray task
 options: ``num_cpus``, ``memory``, ``resources``, ``label_selector``),
-``exclusive`` and ``job_type``.
+``exclusive`` and ``job_type`` (and, for locality, ``inputs``: ``(server URL,
+file name, weight)`` of each file it reads,
+:func:`sio.workers.filetracker.holdings.job_inputs`).
 """
 
 from __future__ import annotations
@@ -107,11 +113,13 @@ class Node:
 @dataclass
 class Dispatch:
     """Hand ``job`` to Ray now with these ``options``; ``node`` is the node
-    reserved for it (exclusive jobs)."""
+    reserved for it (exclusive jobs); ``preferred`` the node it prefers, for
+    its cached inputs."""
 
     job: Any
     options: dict
     node: str | None = None
+    preferred: str | None = None
 
 
 @dataclass
@@ -267,7 +275,8 @@ def exclusive_node(options: Mapping, nodes: Sequence[Node], reserved: Iterable[s
 
 
 def plan(queue, nodes: Sequence[Node], reserved: set[str], slots: int,
-         arrived: Iterable[Any] = (), growable: Sequence[Node] = ()) -> Plan:
+         arrived: Iterable[Any] = (), growable: Sequence[Node] = (),
+         locality: 'Locality | None' = None) -> Plan:
     """Decide what to hand to Ray now.
 
     ``queue`` is the driver's :class:`~sio_ray.queue.PriorityQueue`; the jobs
@@ -283,8 +292,10 @@ def plan(queue, nodes: Sequence[Node], reserved: set[str], slots: int,
     A job is placed on the nodes known to be able to run it: by their labels
     where they carry sio's tags (a label selector, so Ray may use any such
     node), otherwise by the nodes' ids (``ray.io/node-id: in(...)``, nodes
-    whose tags a probe found).
+    whose tags a probe found).  With ``locality``, a job whose inputs some
+    node's cache holds prefers that node (:func:`preferred_node`).
     """
+    load = dict(locality.load) if locality is not None else {}
     result = Plan(probe=[n.node_id for n in nodes
                          if n.alive and not n.known and n.resources.get('CPU', 0) > 0])
     refused = []
@@ -308,6 +319,7 @@ def plan(queue, nodes: Sequence[Node], reserved: set[str], slots: int,
                                           growable=grows))
             continue
         allowed = timed_nodes(getattr(job, 'timing', None), options, nodes)
+        preferred = None
         if job.exclusive:
             node = exclusive_node(options, allowed, reserved)
             if node is None:
@@ -326,8 +338,14 @@ def plan(queue, nodes: Sequence[Node], reserved: set[str], slots: int,
                                                               by_id=allowed is not nodes)}
             if not options['label_selector']:
                 del options['label_selector']
+            if locality is not None:
+                preferred = preferred_node(getattr(job, 'inputs', ()), options, eligible,
+                                           locality.held, load)
+                if preferred is not None:
+                    load[preferred] = load.get(preferred, 0) + options.get('num_cpus', 1)
+                    options = with_preference(options, preferred)
         queue.pop()
-        result.dispatch.append(Dispatch(job, options, node))
+        result.dispatch.append(Dispatch(job, options, node, preferred))
     return result
 
 
@@ -370,9 +388,68 @@ def selects(node: Node, selector: Mapping[str, str]) -> bool:
 
 def placeable(placed: Mapping, nodes: Sequence[Node]) -> bool:
     """Whether some alive node can take a task already given to Ray with the
-    options ``placed`` (its selector fixed when Ray got it)."""
-    selector = placed.get('label_selector') or {}
-    return any(has_room(n, placed) and selects(n, selector) for n in nodes)
+    options ``placed`` (its selector fixed when Ray got it, or a selector of
+    its ``fallback_strategy``)."""
+    selectors = [placed.get('label_selector') or {},
+                 *((s.get('label_selector') or {}) for s in placed.get('fallback_strategy') or ())]
+    return any(has_room(n, placed) and selects(n, selector)
+               for n in nodes for selector in selectors)
+
+
+@dataclass(frozen=True)
+class Locality:
+    """What the planner knows of where jobs' inputs are cached (issue 11 §3)."""
+
+    #: What each node's caches hold: node id -> central server URL -> a summary
+    #: (anything with ``holds(name)``: :class:`sio.workers.filetracker.holdings.Holdings`).
+    held: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: CPUs that jobs placed by preference, still in Ray, take on each node.
+    load: Mapping[str, float] = field(default_factory=dict)
+
+
+def held_weight(inputs: Iterable[tuple[str, str, float]], held: Mapping[str, Any]) -> float:
+    """How much of ``inputs`` (``(server URL, name, weight)``) a node whose
+    caches are ``held`` (URL -> summary) holds: the sum of their weights."""
+    total = 0.0
+    for url, name, weight in inputs:
+        summary = held.get(url)
+        if summary is not None and summary.holds(name):
+            total += weight
+    return total
+
+
+def preferred_node(inputs: Sequence[tuple[str, str, float]], options: Mapping,
+                   eligible: Sequence[Node], held: Mapping[str, Mapping[str, Any]],
+                   load: Mapping[str, float]) -> str | None:
+    """The node of ``eligible`` (those the job may use) that a job reading
+    ``inputs`` prefers: of those whose caches hold some of its inputs and that
+    have room for it — their CPUs not all taken by jobs placed by preference
+    (``load``) — the one holding the most (by weight), then the least loaded,
+    then the first.  None when no such node has room: the job goes wherever
+    it may, as without locality, so no node idles while a preferred one is full."""
+    if not inputs:
+        return None
+    need = options.get('num_cpus', 1)
+    best, best_key = None, None
+    for order, node in enumerate(eligible):
+        weight = held_weight(inputs, held.get(node.node_id) or {})
+        cpus = node.resources.get('CPU', 0)
+        taken = load.get(node.node_id, 0)
+        if weight <= 0 or taken + need > cpus:
+            continue
+        key = (-weight, taken / cpus if cpus else 0, order)
+        if best_key is None or key < best_key:
+            best, best_key = node.node_id, key
+    return best
+
+
+def with_preference(options: dict, node_id: str) -> dict:
+    """``options`` asking Ray for node ``node_id`` first, and for the nodes the
+    options allowed when it has no room (Ray's ``fallback_strategy``)."""
+    selector = dict(options.get('label_selector') or {})
+    preferred = {k: v for k, v in selector.items() if k != NODE_ID_LABEL}
+    return {**options, 'label_selector': {**preferred, NODE_ID_LABEL: node_id},
+            'fallback_strategy': [{'label_selector': selector}]}
 
 
 def _selector(options: Mapping, eligible: Sequence[Node], reserved: set[str],

@@ -82,6 +82,10 @@ Driver settings (read by ``sio_ray`` in the process that submits jobs):
   waits, warned about every few seconds, before it comes back as FAILURE
   naming what is missing (default 300); not while the autoscaler can still
   bring a node for it.
+``SIO_RAY_LOCALITY``
+  ``0``: place jobs without regard to which nodes' caches hold their inputs
+  (default on: a job prefers, softly, a node whose cache holds its inputs
+  and that has room; :func:`sio_ray.scheduling.preferred_node`).
 ``SIO_RAY_SLOW_NODE_RATIO``
   a timed job (``cpu-exec``; ``sio2jail-exec`` without instruction counters)
   avoids nodes whose calibrated speed is below this fraction of the
@@ -259,6 +263,8 @@ RAY_JOB_WALL_LIMIT = Setting('SIO_RAY_JOB_WALL_LIMIT', 3600.0,
 RAY_STALL_TIMEOUT = Setting('SIO_RAY_STALL_TIMEOUT', 300.0,
                             'seconds a job no alive node can run waits before it fails',
                             _positive_seconds)
+RAY_LOCALITY = Setting('SIO_RAY_LOCALITY', True,
+                       "0: place jobs without regard to where their inputs are cached", _not_zero)
 STATE_HOME = Setting('XDG_STATE_HOME', None, "the base of the gateway's state directory", Path)
 CALIBRATION_RUNS = Setting('SIO_CALIBRATION_RUNS', 7,
                             'runs of the reference workload that calibrate a node', _runs)
@@ -277,7 +283,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     CACHE_DIR, CC, SANDBOXES_BASEDIR, SANDBOXES_CHECK_INTERVAL, SANDBOXES_URL,
     COMPILER_HOST_FALLBACK, REMEASURE_RUNS, FILETRACKER_URL, FILETRACKER_DIR, FT_CACHE_DIR, FT_CACHE_SIZE,
     FT_TIMEOUT, RAY_ADDRESS, RAY_WINDOW, RAY_JOB_WALL_MARGIN, RAY_JOB_WALL_LIMIT,
-    RAY_STALL_TIMEOUT, STATE_HOME, CALIBRATION_RUNS, RAY_SLOW_NODE_RATIO,
+    RAY_STALL_TIMEOUT, RAY_LOCALITY, STATE_HOME, CALIBRATION_RUNS, RAY_SLOW_NODE_RATIO,
     RAY_NOISY_NODE_MARGIN)}
 #: Variables read as inputs (``sio-batch``), by the scripts or by Ray itself:
 #: documented above, not settings of the project.

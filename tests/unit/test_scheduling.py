@@ -184,3 +184,122 @@ def test_jobs_only_an_addable_node_can_run_wait_for_it():
     plain = Node.of_type('plain', {'resources': {'CPU': 8}, 'labels': {tags.SANDBOX: 'false'}})
     decided = plan(queue, [head], set(), slots=4, arrived=jobs, growable=[plain])
     assert [r.job for r in decided.refused] == jobs
+
+
+# -- inputs read where they are cached (issue 11 §3) ----------------------------
+
+URL = 'http://ft.example:9999'
+
+
+class ReadingJob(FakeJob):
+    """A job whose inputs are named, as the dispatcher's jobs name theirs."""
+
+    @property
+    def inputs(self):
+        from sio.workers.filetracker.holdings import job_inputs
+        return job_inputs(self.environ)
+
+
+def reading(test, submission=0, **extra):
+    return {'job_type': 'exec', 'filetracker_url': URL, 'in_file': f'/p/{test}.in@1',
+            'hint_file': f'/p/{test}.out@1', 'exe_file': f'/s/{submission}.e@2', **extra}
+
+
+def reading_queue(*environs):
+    queue = PriorityQueue(random.Random(0))
+    jobs = [ReadingJob(e) for e in environs]
+    for job in jobs:
+        queue.push(job.environ, job)
+    return queue, jobs
+
+
+def held(**by_node):
+    """``node=[names]`` -> what the planner gets: node -> URL -> summary."""
+    from sio.workers.filetracker.holdings import Holdings
+    return {n: {URL: Holdings.of(names)} for n, names in by_node.items()}
+
+
+def preferred(decided):
+    return [d.preferred for d in decided.dispatch]
+
+
+def test_a_job_goes_to_the_node_whose_cache_holds_its_input():
+    from sio_ray.scheduling import Locality
+    queue, _ = reading_queue(reading(1), reading(2))
+    nodes = [node('a'), node('b'), node('c')]
+    decided = plan(queue, nodes, set(), slots=2,
+                   locality=Locality(held(b=['/p/1.in@1', '/p/1.out@1'], c=['/p/2.in@1'])))
+    assert preferred(decided) == ['b', 'c']
+    first = decided.dispatch[0].options
+    assert first['label_selector'] == {tags.SANDBOX: 'true', NODE_ID_LABEL: 'b'}
+    # Softly: Ray may use any node the job could use when b has no room.
+    assert first['fallback_strategy'] == [{'label_selector': {tags.SANDBOX: 'true'}}]
+
+
+def test_the_test_data_outweighs_the_program():
+    from sio_ray.scheduling import Locality
+    queue, _ = reading_queue(reading(1, submission=7))
+    decided = plan(queue, [node('a'), node('b')], set(), slots=1,
+                   locality=Locality(held(a=['/s/7.e@2'], b=['/p/1.in@1'])))
+    assert preferred(decided) == ['b']
+
+
+def test_a_full_preferred_node_lets_the_job_go_elsewhere_and_the_queue_order_stays():
+    from sio_ray.scheduling import Locality
+    environs = [reading(1, n=i) for i in range(5)] + [reading(1, n=5, contest_priority=9)]
+    queue, jobs = reading_queue(*environs)
+    nodes = [node('a', cpus=2), node('b', cpus=2)]
+    decided = plan(queue, nodes, set(), slots=6, locality=Locality(held(a=['/p/1.in@1'])))
+    # The order of the queue, as without locality.
+    assert [d.job for d in decided.dispatch] == [jobs[5], *jobs[:5]]
+    # a has 2 CPUs: two jobs prefer it, the others go anywhere (b idles otherwise).
+    assert preferred(decided) == ['a', 'a', None, None, None, None]
+    for d in decided.dispatch[2:]:
+        assert NODE_ID_LABEL not in d.options.get('label_selector', {})
+        assert 'fallback_strategy' not in d.options
+
+
+def test_jobs_preferring_a_node_already_in_ray_count_against_its_room():
+    from sio_ray.scheduling import Locality
+    queue, _ = reading_queue(reading(1), reading(1))
+    nodes = [node('a', cpus=2), node('b', cpus=2)]
+    both = held(a=['/p/1.in@1'], b=['/p/1.in@1'])
+    decided = plan(queue, nodes, set(), slots=2, locality=Locality(both, load={'a': 1}))
+    assert preferred(decided) == ['b', 'a']  # least loaded first, then a's last CPU
+    queue, _ = reading_queue(reading(1))
+    decided = plan(queue, nodes, set(), slots=1,
+                   locality=Locality(both, load={'a': 2, 'b': 2}))
+    assert preferred(decided) == [None]
+
+
+def test_a_reserved_node_is_not_preferred_and_stays_excluded():
+    from sio_ray.scheduling import Locality
+    queue, _ = reading_queue(reading(1))
+    decided = plan(queue, [node('a'), node('b'), node('c')], {'a'}, slots=1,
+                   locality=Locality(held(a=['/p/1.in@1'], c=['/p/1.in@1'])))
+    assert preferred(decided) == ['c']
+    assert decided.dispatch[0].options['fallback_strategy'] == [
+        {'label_selector': {tags.SANDBOX: 'true', NODE_ID_LABEL: '!in(a)'}}]
+
+
+def test_another_version_or_server_is_not_held():
+    from sio_ray.scheduling import Locality
+    queue, _ = reading_queue(reading(1), reading(2, filetracker_url='http://other:1'))
+    decided = plan(queue, [node('a'), node('b')], set(), slots=2,
+                   locality=Locality(held(a=['/p/1.in@0'], b=['/p/2.in@1'])))
+    assert preferred(decided) == [None, None]
+
+
+def test_without_locality_nothing_is_preferred():
+    queue, _ = reading_queue(reading(1))
+    decided = plan(queue, [node('a')], set(), slots=1)
+    assert preferred(decided) == [None]
+    assert 'fallback_strategy' not in decided.dispatch[0].options
+
+
+def test_a_task_with_a_preference_stays_placeable_while_its_fallback_is():
+    from sio_ray.scheduling import placeable, with_preference
+    placed = with_preference({'num_cpus': 1, 'label_selector': {}}, 'a')
+    assert placeable(placed, [node('a'), node('b')])
+    assert placeable(placed, [node('a', alive=False), node('b')])  # a gone: b takes it
+    assert not placeable(placed, [node('a', alive=False)])

@@ -66,6 +66,23 @@ def sleep_job(environ):
     return environ
 
 
+def read_job(environ):
+    """Reads ``in_file``, ``hint_file`` and ``exe_file`` (those named) through
+    the node's filetracker cache, as a test's exec and checker would, then
+    "runs" for ``sleep`` seconds; records the bytes read (``read_bytes``) and
+    how many of the files were not read straight from the node's store
+    (``cold_reads``: they came through the node cache server, or from the
+    central server)."""
+    from sio.workers import ft, stats
+    keys = [key for key in ('in_file', 'hint_file', 'exe_file') if environ.get(key)]
+    hits = stats.totals().get('ft_cache_hits', 0)
+    environ['read_bytes'] = sum(
+        os.path.getsize(ft.download(environ, key, key, add_to_cache=True)) for key in keys)
+    environ['cold_reads'] = len(keys) - (stats.totals().get('ft_cache_hits', 0) - hits)
+    time.sleep(environ.get('sleep', 0))
+    return environ
+
+
 def hang_job(environ):
     """Hangs for good, as a job whose checker left a FIFO where feedback is read.
 

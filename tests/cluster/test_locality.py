@@ -1,0 +1,110 @@
+"""Inputs read where they are cached (issue 11 §3), on a real three-node Ray
+with a real central filetracker server: each node cache publishes what it
+holds; a job whose input node X's cache holds goes to X while X has room,
+and elsewhere when X is busy."""
+
+import time
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+import sio_ray
+from sio.workers.filetracker.client import FiletrackerClient
+from sio.workers.filetracker.holdings import Holdings
+from sio_ray import registry, tags
+from sio_ray.task import run_job
+from tests.cluster.conftest import head_args, wait_until
+from tests.conftest import put
+
+
+@pytest.fixture(scope='module')
+def cluster(tmp_path_factory):
+    """A head that runs nothing and three one-CPU nodes, each with a cache
+    directory of its own (as separate machines would have)."""
+    cluster = Cluster(initialize_head=True, head_node_args=head_args())
+    labels = tags.node_labels()
+    nodes = []
+    for i in range(3):
+        cache = tmp_path_factory.mktemp(f'node{i}-ft-cache')
+        nodes.append(cluster.add_node(num_cpus=1, labels=labels,
+                                      env_vars={'SIO_FT_CACHE_DIR': str(cache)}).node_id)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, namespace='sio', log_to_driver=False)
+    yield nodes
+    sio_ray.shutdown()
+    cluster.shutdown()
+
+
+def reader(ft_server, in_file, sleep=0.0, **extra):
+    return {'job_type': 'test-read', 'filetracker_url': ft_server.url, 'in_file': in_file,
+            'sleep': sleep, **extra}
+
+
+def held_on(node_id, url, name) -> bool:
+    summary = ray.get(registry.registry().holdings.remote(), timeout=30).get(node_id, {}).get(url)
+    return summary is not None and Holdings.from_dict(summary).holds(name)
+
+
+@pytest.fixture
+def cached_on_x(cluster, ft_server, request, tmp_path):
+    """An input read once on node X (by the real job task, pinned there): X's
+    cache holds it and has said so in the registry."""
+    x = cluster[0]
+    origin = FiletrackerClient(ft_server.url, tmp_path / 'oioioi-cache')
+    in_file = put(origin, request, tmp_path, 'test.in', b'1 2 3\n' * 10_000)
+    sio_ray.connect()
+    first = ray.get(run_job.options(num_cpus=0, label_selector={'ray.io/node-id': x})
+                    .remote(reader(ft_server, in_file)), timeout=120)
+    assert first['result'] == 'SUCCESS', first.get('traceback')
+    wait_until(lambda: held_on(x, ft_server.url, in_file), 30, 'X never published its holdings')
+    time.sleep(1.5)  # the dispatcher reads the registry about once a second
+    return x, in_file
+
+
+def test_jobs_reading_an_input_cached_on_x_go_to_x_while_x_has_room(
+        cluster, ft_server, cached_on_x):
+    x, in_file = cached_on_x
+    for i in range(4):  # one at a time: X always has room
+        result = sio_ray.run(reader(ft_server, in_file, job_id=f'room-{i}'))
+        assert result['result'] == 'SUCCESS', result.get('traceback')
+        assert result['ray_node_id'] == x, (i, cluster.index(result['ray_node_id']))
+
+
+def test_jobs_go_elsewhere_when_x_is_full(cluster, ft_server, cached_on_x):
+    x, in_file = cached_on_x
+    results = sio_ray.run_many([reader(ft_server, in_file, sleep=2.0, job_id=f'full-{i}')
+                                for i in range(3)])
+    assert [r['result'] for r in results] == ['SUCCESS'] * 3
+    nodes = [r['ray_node_id'] for r in results]
+    assert x in nodes
+    assert len(set(nodes)) == 3, [cluster.index(n) for n in nodes]  # none waited for X
+
+
+def test_a_job_preferring_x_goes_elsewhere_when_x_is_busy_with_others_work(
+        cluster, ft_server, cached_on_x):
+    x, in_file = cached_on_x
+
+    @ray.remote(num_cpus=1)
+    def hog(seconds):
+        time.sleep(seconds)
+        return time.time()
+
+    # X's CPU taken by work the driver does not know of (another driver's).
+    busy = hog.options(label_selector={'ray.io/node-id': x}).remote(6)
+    wait_until(lambda: ray.available_resources().get('CPU', 0) <= 2, 30, 'the hog never started')
+    result = sio_ray.run(reader(ft_server, in_file, job_id='busy'))
+    returned = time.time()
+    assert result['result'] == 'SUCCESS'
+    assert result['ray_node_id'] != x
+    assert returned < ray.get(busy)  # it did not wait for X
+
+
+def test_the_switch_turns_it_off(cluster, ft_server, cached_on_x, monkeypatch):
+    dispatcher = sio_ray.connect().dispatcher
+    assert dispatcher._locality() is not None
+    monkeypatch.setenv('SIO_RAY_LOCALITY', '0')
+    assert dispatcher._locality() is None
+    x, in_file = cached_on_x
+    result = sio_ray.run(reader(ft_server, in_file, job_id='off'))
+    assert result['result'] == 'SUCCESS'  # placed as before: anywhere it may go
