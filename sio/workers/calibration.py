@@ -50,10 +50,11 @@ SOURCE = Path(__file__).with_name('calibration.c')
 STEPS = 80_000_000
 #: What the workload prints after :data:`STEPS` steps.
 EXPECTED = '11835723506968378990'
-#: The reference: the median elapsed time (ms) of the workload on the
-#: development machine (a 2-vCPU virtual machine, Intel Xeon at 2.1 GHz,
-#: gcc 12 ``-O2``), calibrated alone.  A node's speed is this divided by its
-#: own median.
+#: The reference (ms): what the workload takes on the development machine (a
+#: 2-vCPU virtual machine, Intel Xeon at 2.1 GHz, gcc 12 ``-O2``) when its
+#: box has a core to itself — its CPU time there, 186 to 201 ms in every
+#: calibration, plus the box's start, rounded.  A node's speed is this
+#: divided by its own median elapsed time.
 REFERENCE_MS = 200.0
 #: CPU time limit (ms) of one run: a node 25 times slower than the reference
 #: is no judge.
