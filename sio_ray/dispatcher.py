@@ -60,7 +60,7 @@ import ray
 
 from sio.workers import settings
 from sio.workers.filetracker import holdings
-from sio_ray import bounds, metrics, registry, scheduling
+from sio_ray import bounds, metrics, registry, remeasure, scheduling
 from sio_ray.prepared import PreparedJob
 from sio_ray.queue import PriorityQueue
 from sio_ray.results import failure
@@ -117,6 +117,7 @@ class Job:
     stalled_since: float | None = None  # since when no alive node can run it
     stall_reason: str = ''
     growable: bool = False  # (stalled:) a node the autoscaler can add could run it
+    runs: list[dict] = field(default_factory=list)  # results of a borderline job's runs
     preferred: str | None = None  # the node it was sent to for its cached inputs
 
     @property
@@ -460,7 +461,7 @@ class Dispatcher:
             job.node, job.placed, job.stalled_since = decision.node, decision.options, None
             self._prefer(job, decision.preferred)
             try:
-                ref = run_job.options(**decision.options).remote(job.environ)
+                ref = run_job.options(**decision.options).remote(self._environ_for(job, nodes))
             except Exception as exc:  # options Ray refuses: the job's result, not a hang
                 logger.exception('Ray refused job %s', decision.options.get('name'))
                 self._release(job)
@@ -676,10 +677,15 @@ class Dispatcher:
         """Deliver the result of a job whose task ended."""
         self._ended.append(ref.task_id().hex())
         try:
-            job.resolve(ray.get(ref), ran=True)
-            return
+            result = ray.get(ref)
         except Exception as exc:
             error = exc
+        else:
+            self._ran(job, result)
+            return
+        if job.runs and job.stopping != CANCELLED:  # a repeat lost or stopped: the runs so far
+            job.resolve(remeasure.merged(job.runs), ran=True)
+            return
         if job.requeue and job.stopping is None:  # taken back from Ray: queue it again
             job.requeue, job.node, job.placed, job.attempt, job.started_at = \
                 False, None, None, -1, None
@@ -704,6 +710,63 @@ class Dispatcher:
         else:  # a system failure Ray gave up on: still a result
             job.resolve(failure(environ, f'the job was lost: {error}',
                                 f'{type(error).__name__}: {error}'), ran=False)
+
+    # -- borderline runs measured again on other nodes (sio_ray.remeasure) ----
+
+    def _environ_for(self, job: Job, nodes: list[scheduling.Node]) -> dict:
+        """What a run of ``job`` is sent with: a repeat's environ, or the
+        first run's, offering to place its repeats on other nodes."""
+        if job.runs:
+            return remeasure.repeat_environ(job.environ, job.runs)
+        return remeasure.first_environ(job.environ, job.prepared.requirements.repeats,
+                                       job.options, job.timing, nodes)
+
+    def _ran(self, job: Job, result: dict) -> None:
+        """A run of ``job`` ended with ``result``: deliver the job's result, or
+        send its next repeat."""
+        if not job.runs and not remeasure.wants_more([result]):
+            job.resolve(remeasure.finished(result), ran=True)
+            return
+        if result.get('result') == 'SUCCESS':
+            job.runs.append(result)
+        else:  # a repeat that failed: judged by the runs that did not
+            logger.warning('A repeat of job %s failed: %s', job.options.get('name'),
+                           result.get('exception'))
+        if not (result.get('result') == 'SUCCESS' and remeasure.wants_more(job.runs)
+                and self._send_repeat(job)):
+            job.resolve(remeasure.merged(job.runs), ran=True)
+
+    def _send_repeat(self, job: Job) -> bool:
+        """Hand the next repeat of ``job`` to Ray, on another node where one
+        can take it (an exclusive job that finds every such node drained
+        waits in the queue); False when none can."""
+        nodes = self._snapshot()
+        used = [run.get('ray_node_id') for run in job.runs]
+        with self._lock:
+            reserved = set(self._reserved)
+        placed = remeasure.placement(job.options, job.exclusive, job.timing, nodes, used,
+                                     reserved)
+        job.node, job.placed, job.attempt, job.started_at = None, None, -1, None
+        if placed is None:
+            if not remeasure.able_nodes(job.options, job.timing, nodes):
+                return False
+            with self._lock:  # every node able to run it is drained: wait for one
+                self._queue.push(job.environ, job)
+                self._lock.notify_all()
+            return True
+        options, node = placed
+        try:
+            ref = run_job.options(**options).remote(remeasure.repeat_environ(job.environ,
+                                                                             job.runs))
+        except Exception:
+            logger.exception('Ray refused a repeat of job %s', job.options.get('name'))
+            return False
+        with self._lock:
+            if node is not None:
+                self._reserved.add(node)
+            job.node, job.placed = node, options
+            self._inflight[ref] = job
+        return True
 
     def _police(self) -> None:
         """Note which jobs started (the clock of their bound) and stop those
