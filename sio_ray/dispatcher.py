@@ -732,9 +732,9 @@ class Dispatcher:
         else:  # a repeat that failed: judged by the runs that did not
             logger.warning('A repeat of job %s failed: %s', job.options.get('name'),
                            result.get('exception'))
-        if not (result.get('result') == 'SUCCESS' and remeasure.wants_more(job.runs)
-                and self._send_repeat(job)):
-            job.resolve(remeasure.merged(job.runs), ran=True)
+        if not (result.get('result') == 'SUCCESS' and job.stopping is None
+                and remeasure.wants_more(job.runs) and self._send_repeat(job)):
+            job.resolve(remeasure.merged(job.runs), ran=True)  # (also a job being stopped)
 
     def _send_repeat(self, job: Job) -> bool:
         """Hand the next repeat of ``job`` to Ray, on another node where one
