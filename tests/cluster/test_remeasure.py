@@ -47,12 +47,13 @@ def judged(r) -> int:
     return min(ok or r['time_used_runs'])
 
 
-def assert_measured_on_both(r, nodes):
+def assert_measured_on(r, nodes):
     assert r['result'] == 'SUCCESS', r.get('traceback')
     runs = r['ray_node_id_runs']
-    # 950 ms of 1000 stays borderline: three runs, the first two on different nodes.
+    # 950 ms of 1000 stays borderline: three runs, the first two on different
+    # nodes where there are two.
     assert len(r['time_used_runs']) == len(r['result_code_runs']) == len(runs) == 3
-    assert runs[0] != runs[1] and set(runs) == nodes, runs
+    assert set(runs) == nodes and (len(nodes) == 1 or runs[0] != runs[1]), runs
     assert len(r['node_runs']) == 3
     assert r['time_used'] == judged(r) >= 900
     assert r['ray_node_id'] == runs[r['time_used_runs'].index(r['time_used'])]
@@ -66,7 +67,7 @@ def test_a_borderline_job_is_measured_on_two_nodes_a_clear_one_once(cluster, pro
     before = len(tasks_named('sio:exec'))
     borderline, clear = sio_ray.run_many([spin(programs, tmp_path, 950, 'borderline'),
                                           spin(programs, tmp_path, 50, 'clear')])
-    assert_measured_on_both(borderline, cluster)
+    assert_measured_on(borderline, cluster)
     assert clear['result_code'] == 'OK' and 'time_used_runs' not in clear
     assert not set(repeats.PROTOCOL) & set(clear)
     # One Ray task for the clear job, three for the borderline one: no more.
@@ -76,12 +77,12 @@ def test_a_borderline_job_is_measured_on_two_nodes_a_clear_one_once(cluster, pro
 
 def test_an_exclusive_job_drains_the_other_node_for_its_repeat(cluster, programs, tmp_path):
     r = sio_ray.run(spin(programs, tmp_path, 950, 'borderline-cpu-exec', job_type='cpu-exec'))
-    assert_measured_on_both(r, cluster)
+    assert_measured_on(r, cluster)
 
 
 def test_a_borderline_interaction_is_measured_on_two_nodes(cluster, programs, tmp_path):
     r = sio_ray.run(interaction(programs, tmp_path, 950, 'borderline-interactive'))
-    assert_measured_on_both(r, cluster)
+    assert_measured_on(r, cluster)
     if r['result_code'] == 'OK':
         assert r['result_string'] == 'all 1 correct'
 
@@ -90,3 +91,4 @@ def test_a_solution_too_slow_stays_tle_on_every_node(cluster, programs, tmp_path
     r = sio_ray.run(spin(programs, tmp_path, 5000, 'too-slow', exec_time_limit=300))
     assert r['result_code'] == 'TLE' and r['result_code_runs'] == ['TLE'] * 3
     assert set(r['ray_node_id_runs']) == cluster
+
