@@ -118,7 +118,6 @@ class Job:
     stall_reason: str = ''
     growable: bool = False  # (stalled:) a node the autoscaler can add could run it
     runs: list[dict] = field(default_factory=list)  # results of a borderline job's runs
-    preferred: str | None = None  # the node it was sent to for its cached inputs
 
     @property
     def environ(self) -> dict:
@@ -203,7 +202,6 @@ class Dispatcher:
         self._published_at = 0.0
         self._published_empty = True
         self._metered: set[float] = set()  # contest priorities whose queue length is set
-        self._preferred_load: dict[str, float] = {}  # CPUs of jobs in Ray by preference
         self._held: dict[str, dict] = {}  # what the nodes' caches hold (summaries)
         self._held_ref: ray.ObjectRef | None = None
         self._held_at = -HOLDINGS_AGE
@@ -459,7 +457,6 @@ class Dispatcher:
         for decision in plan.dispatch:
             job = decision.job
             job.node, job.placed, job.stalled_since = decision.node, decision.options, None
-            self._prefer(job, decision.preferred)
             try:
                 ref = run_job.options(**decision.options).remote(self._environ_for(job, nodes))
             except Exception as exc:  # options Ray refuses: the job's result, not a hang
@@ -483,22 +480,6 @@ class Dispatcher:
         if job.node:
             with self._lock:
                 self._reserved.discard(job.node)
-        self._prefer(job, None)
-
-    def _prefer(self, job: Job, node: str | None) -> None:
-        """Count the job's CPUs on the node it prefers (``node``; None: no
-        longer, it ended)."""
-        cpus = (job.placed or job.options).get('num_cpus', 1)
-        with self._lock:
-            if job.preferred is not None:
-                left = self._preferred_load.get(job.preferred, 0) - cpus
-                if left > 1e-9:
-                    self._preferred_load[job.preferred] = left
-                else:
-                    self._preferred_load.pop(job.preferred, None)
-            job.preferred = node
-            if node is not None:
-                self._preferred_load[node] = self._preferred_load.get(node, 0) + cpus
 
     def _locality(self) -> scheduling.Locality | None:
         """What the planner needs to place jobs where their inputs are cached
@@ -521,8 +502,12 @@ class Dispatcher:
                 self._held_ref = registry.registry().holdings.remote()
             except Exception:
                 logger.debug('the registry could not be asked for holdings', exc_info=True)
+        load: dict[str, float] = {}  # of the jobs in Ray sent where their inputs are
         with self._lock:
-            load = dict(self._preferred_load)
+            for job in self._inflight.values():
+                node = scheduling.preference_of(job.placed)
+                if node is not None:
+                    load[node] = load.get(node, 0) + job.placed.get('num_cpus', 1)
         return scheduling.Locality(self._held, load)
 
     @staticmethod

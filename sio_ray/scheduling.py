@@ -26,9 +26,9 @@ upstream tests its prioritizing scheduler without workers:
   (:func:`timed_nodes`), unless only such nodes can run it; instruction
   counting, where a node has counters, comes first.
 * a job whose inputs a node's cache holds prefers, softly, that node
-  (:func:`preferred_node`, given a :class:`Locality`): it goes there while the
-  node has room, elsewhere when it is full; the order of the queue and the
-  nodes a job may use stay as they are.
+  (:func:`preferred_node`, given a :class:`Locality`): it is sent there while
+  the node has room and starts elsewhere when the node is busy; the order of
+  the queue and the nodes a job may use stay as they are.
 
 Queue items are the dispatcher's jobs: anything with ``options`` (Ray task
 options: ``num_cpus``, ``memory``, ``resources``, ``label_selector``),
@@ -53,6 +53,10 @@ NOISE_LABEL = 'sio-noise'
 #: The label of a node that counts instructions (:mod:`sio_ray.tags`).
 INSTRUCTIONS_LABEL = 'sio-instructions'
 _MIB = 1 << 20
+#: A node has room for jobs sent to it for their inputs up to this many times
+#: its CPUs: one running on each CPU, one waiting in Ray to start the moment
+#: it frees (the dispatcher's default window is twice the cluster's CPUs).
+PREFERRED_DEPTH = 2
 
 
 @dataclass(frozen=True)
@@ -403,7 +407,8 @@ class Locality:
     #: What each node's caches hold: node id -> central server URL -> a summary
     #: (anything with ``holds(name)``: :class:`sio.workers.filetracker.holdings.Holdings`).
     held: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    #: CPUs that jobs placed by preference, still in Ray, take on each node.
+    #: CPUs taken on each node by this driver's jobs sent there for their
+    #: inputs (:func:`preference_of` their options), still in Ray.
     load: Mapping[str, float] = field(default_factory=dict)
 
 
@@ -418,38 +423,52 @@ def held_weight(inputs: Iterable[tuple[str, str, float]], held: Mapping[str, Any
     return total
 
 
+def _has_room(node: Node, options: Mapping, load: Mapping[str, float]) -> bool:
+    cpus = node.resources.get('CPU', 0)
+    return load.get(node.node_id, 0) + options.get('num_cpus', 1) <= PREFERRED_DEPTH * cpus
+
+
 def preferred_node(inputs: Sequence[tuple[str, str, float]], options: Mapping,
                    eligible: Sequence[Node], held: Mapping[str, Mapping[str, Any]],
                    load: Mapping[str, float]) -> str | None:
     """The node of ``eligible`` (those the job may use) that a job reading
-    ``inputs`` prefers: of those whose caches hold some of its inputs and that
-    have room for it — their CPUs not all taken by jobs placed by preference
-    (``load``) — the one holding the most (by weight), then the least loaded,
-    then the first.  None when no such node has room: the job goes wherever
-    it may, as without locality, so no node idles while a preferred one is full."""
-    if not inputs:
-        return None
-    need = options.get('num_cpus', 1)
+    ``inputs`` is sent to: of those whose caches hold some of its inputs and
+    that have room for it — jobs sent to it for their inputs (``load``, in
+    CPUs) take fewer than :data:`PREFERRED_DEPTH` times its CPUs — the one
+    holding the most (by weight), then the least loaded, then the first.
+    None when there is none: the job goes wherever Ray puts it.
+
+    Softly: Ray starts the job on that node when it has a free CPU, else on
+    the first other node it may use that has one (:func:`with_preference`),
+    so no node idles while a preferred one is busy."""
     best, best_key = None, None
     for order, node in enumerate(eligible):
         weight = held_weight(inputs, held.get(node.node_id) or {})
-        cpus = node.resources.get('CPU', 0)
-        taken = load.get(node.node_id, 0)
-        if weight <= 0 or taken + need > cpus:
+        if weight <= 0 or not _has_room(node, options, load):
             continue
-        key = (-weight, taken / cpus if cpus else 0, order)
+        cpus = node.resources.get('CPU', 0)
+        key = (-weight, load.get(node.node_id, 0) / cpus if cpus else 0.0, order)
         if best_key is None or key < best_key:
             best, best_key = node.node_id, key
     return best
 
 
 def with_preference(options: dict, node_id: str) -> dict:
-    """``options`` asking Ray for node ``node_id`` first, and for the nodes the
-    options allowed when it has no room (Ray's ``fallback_strategy``)."""
+    """``options`` asking Ray for node ``node_id`` first and, while it has no
+    free CPU, for the first of the nodes the options allowed to have one
+    (Ray's ``fallback_strategy``)."""
     selector = dict(options.get('label_selector') or {})
     preferred = {k: v for k, v in selector.items() if k != NODE_ID_LABEL}
     return {**options, 'label_selector': {**preferred, NODE_ID_LABEL: node_id},
             'fallback_strategy': [{'label_selector': selector}]}
+
+
+def preference_of(placed: Mapping | None) -> str | None:
+    """The node that a task's options (:func:`with_preference`) prefer, or None."""
+    if not placed or not placed.get('fallback_strategy'):
+        return None
+    node = (placed.get('label_selector') or {}).get(NODE_ID_LABEL)
+    return node if node and not node.startswith(('!', 'in(')) else None
 
 
 def _selector(options: Mapping, eligible: Sequence[Node], reserved: set[str],

@@ -252,14 +252,17 @@ def test_a_full_preferred_node_lets_the_job_go_elsewhere_and_the_queue_order_sta
     decided = plan(queue, nodes, set(), slots=6, locality=Locality(held(a=['/p/1.in@1'])))
     # The order of the queue, as without locality.
     assert [d.job for d in decided.dispatch] == [jobs[5], *jobs[:5]]
-    # a has 2 CPUs: two jobs prefer it, the others go anywhere (b idles otherwise).
-    assert preferred(decided) == ['a', 'a', None, None, None, None]
-    for d in decided.dispatch[2:]:
+    # a has 2 CPUs: room for four jobs sent there for their inputs (two start,
+    # two wait in Ray for the first free CPU, a's or b's); the others go
+    # wherever Ray puts them: b does not idle.
+    assert preferred(decided) == ['a', 'a', 'a', 'a', None, None]
+    for d in decided.dispatch[4:]:
         assert NODE_ID_LABEL not in d.options.get('label_selector', {})
         assert 'fallback_strategy' not in d.options
+    assert decided.waiting is None and not queue
 
 
-def test_jobs_preferring_a_node_already_in_ray_count_against_its_room():
+def test_jobs_sent_for_their_inputs_already_in_ray_count_against_a_nodes_room():
     from sio_ray.scheduling import Locality
     queue, _ = reading_queue(reading(1), reading(1))
     nodes = [node('a', cpus=2), node('b', cpus=2)]
@@ -268,8 +271,23 @@ def test_jobs_preferring_a_node_already_in_ray_count_against_its_room():
     assert preferred(decided) == ['b', 'a']  # least loaded first, then a's last CPU
     queue, _ = reading_queue(reading(1))
     decided = plan(queue, nodes, set(), slots=1,
-                   locality=Locality(both, load={'a': 2, 'b': 2}))
-    assert preferred(decided) == [None]
+                   locality=Locality(both, load={'a': 4, 'b': 4}))
+    assert preferred(decided) == [None]  # both full: wherever Ray puts it
+
+
+def test_jobs_whose_inputs_no_node_holds_go_where_ray_puts_them():
+    from sio_ray.scheduling import Locality
+    queue, _ = reading_queue(*[reading(i) for i in range(6)])
+    decided = plan(queue, [node('a'), node('b')], set(), slots=6,
+                   locality=Locality(held(a=['/p/9.in@1']), load={'a': 2, 'b': 2}))
+    assert preferred(decided) == [None] * 6 and decided.waiting is None
+
+
+def test_the_options_say_which_node_a_task_prefers():
+    from sio_ray.scheduling import preference_of, with_preference
+    assert preference_of(with_preference({'label_selector': {'x': 'y'}}, 'a')) == 'a'
+    assert preference_of({'label_selector': {NODE_ID_LABEL: 'a'}}) is None  # pinned, exclusive
+    assert preference_of(None) is None
 
 
 def test_a_reserved_node_is_not_preferred_and_stays_excluded():
