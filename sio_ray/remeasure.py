@@ -20,8 +20,8 @@ than one node able to run the job, the dispatcher offers to place them
 The caller, the journal and the gateway see only that one result.  A repeat
 that fails or is lost (its node gone), or a job stopped at its bound during
 a repeat, gives the result of the runs made so far; a cancelled job is
-cancelled.  When no other node can take a repeat now (an exclusive job's
-nodes all drained for others), the job waits in the queue for its repeat,
+cancelled.  When no node can take a repeat now (every node able to run the
+job drained for exclusive jobs), the job waits in the queue for its repeat,
 which then goes to any node able to run it.  Jobs started outside the queue
 (:func:`sio_ray.submit`), and every job on a cluster of one node, repeat on
 their node.
