@@ -92,3 +92,17 @@ def test_a_solution_too_slow_stays_tle_on_every_node(cluster, programs, tmp_path
     assert r['result_code'] == 'TLE' and r['result_code_runs'] == ['TLE'] * 3
     assert set(r['ray_node_id_runs']) == cluster
 
+
+
+def test_a_repeat_waits_while_every_node_is_drained_for_exclusive_jobs(cluster, programs,
+                                                                        tmp_path):
+    # The borderline job runs first; two exclusive jobs then drain both nodes
+    # (one waits for the borderline run to leave its node): its repeat finds
+    # every node reserved, waits in the queue, and runs once one is free.
+    borderline, *exclusive = sio_ray.run_many([
+        spin(programs, tmp_path, 950, 'borderline-behind-drains'),
+        *(spin(programs, tmp_path, 2000, f'drain-{i}', job_type='cpu-exec',
+               exec_time_limit=10_000) for i in range(2))])
+    assert_measured_on(borderline, cluster)
+    for r in exclusive:
+        assert r['result_code'] == 'OK' and 'time_used_runs' not in r
