@@ -17,6 +17,9 @@ a summary (:mod:`sio.workers.filetracker.holdings`) made again within
 file fetched, uploaded or evicted) and at least every
 :data:`HOLDINGS_REPUBLISH` seconds, sent to the cluster's registry, where the
 drivers' dispatchers read it to place jobs where their inputs are cached.
+Where the node cache runs as a service of its own, a smaller actor
+(:class:`HoldingsPublisher`) publishes the summary every
+:data:`HOLDINGS_REPUBLISH` seconds.
 """
 
 from __future__ import annotations
@@ -113,20 +116,37 @@ class NodeCache:
             metrics.export(stats.take())
 
     def _publish_holdings(self) -> None:
-        node_id = ray.get_runtime_context().get_node_id()
-        seen, published = None, -HOLDINGS_REPUBLISH
-        while True:
-            time.sleep(HOLDINGS_CHECK)
-            # The server's fills, uploads and evictions move its counters.
-            changes = tuple(sorted((name, amount) for name, amount in stats.totals().items()
-                                   if not name.startswith('ft_cache_hit')))
-            if changes == seen and time.monotonic() - published < HOLDINGS_REPUBLISH:
-                continue
-            try:
-                publish_holdings(node_id, self.remote_url)
-                seen, published = changes, time.monotonic()
-            except Exception:
-                logger.debug('holdings not published', exc_info=True)
+        # The server's fills, uploads and evictions move its counters.
+        _keep_publishing(self.remote_url, lambda: tuple(sorted(
+            (name, amount) for name, amount in stats.totals().items()
+            if not name.startswith('ft_cache_hit'))))
+
+
+@ray.remote(num_cpus=0, max_restarts=-1)
+class HoldingsPublisher:
+    """Where the node's cache server runs as a service of its own: publishes
+    what its store holds, every :data:`HOLDINGS_REPUBLISH` seconds."""
+
+    def __init__(self, remote_url: str):
+        threading.Thread(target=_keep_publishing, args=(remote_url, lambda: None),
+                         name='sio-ft-cache-holdings', daemon=True).start()
+
+
+def _keep_publishing(remote_url: str, changes) -> None:
+    """Publish what this node's store for ``remote_url`` holds whenever
+    ``changes()`` says something new, and every :data:`HOLDINGS_REPUBLISH` s."""
+    node_id = ray.get_runtime_context().get_node_id()
+    seen, published = None, -HOLDINGS_REPUBLISH
+    while True:
+        time.sleep(HOLDINGS_CHECK)
+        now = changes()
+        if now == seen and time.monotonic() - published < HOLDINGS_REPUBLISH:
+            continue
+        try:
+            publish_holdings(node_id, remote_url)
+            seen, published = now, time.monotonic()
+        except Exception:
+            logger.debug('holdings not published', exc_info=True)
 
 
 def publish_holdings(node_id: str, remote_url: str) -> holdings.Holdings:
@@ -153,6 +173,7 @@ def ensure_for(environ: dict) -> str | None:
     try:
         running = ft.node_cache_url(url)
         if running:
+            _ensure_publisher(url)
             return running
         node_id = ray.get_runtime_context().get_node_id()
         actor = NodeCache.options(
@@ -165,6 +186,25 @@ def ensure_for(environ: dict) -> str | None:
         cause = getattr(exc, 'cause', None) or exc  # a RayTaskError carries the actor's
         message = ' '.join(f'{type(cause).__name__}: {cause}'.split())[:500]
         raise NodeCacheError(f'no node cache server for {url} on this node: {message}') from exc
+
+
+_publishers: set[str] = set()  # central servers whose publisher this worker made sure of
+
+
+def _ensure_publisher(url: str) -> None:
+    """Where the node cache runs as a service: make sure (once per worker
+    process) that a :class:`HoldingsPublisher` publishes what it holds."""
+    if url in _publishers:
+        return
+    try:
+        node_id = ray.get_runtime_context().get_node_id()
+        HoldingsPublisher.options(
+            name=f'sio-ft-holdings:{actor_name(node_id, url).split(":", 1)[1]}',
+            namespace=NAMESPACE, lifetime='detached', get_if_exists=True,
+            label_selector={'ray.io/node-id': node_id}).remote(url)
+        _publishers.add(url)
+    except Exception:
+        logger.debug('no publisher of the node cache\'s holdings', exc_info=True)
 
 
 _actors: dict[str, tuple[object, float]] = {}  # this worker's look-ups: actor, when

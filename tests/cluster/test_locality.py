@@ -18,6 +18,9 @@ from tests.cluster.conftest import head_args, wait_until
 from tests.conftest import put
 
 
+CACHES = {}  # node id -> its SIO_FT_CACHE_DIR
+
+
 @pytest.fixture(scope='module')
 def cluster(tmp_path_factory):
     """A head that runs nothing and three one-CPU nodes, each with a cache
@@ -29,6 +32,7 @@ def cluster(tmp_path_factory):
         cache = tmp_path_factory.mktemp(f'node{i}-ft-cache')
         nodes.append(cluster.add_node(num_cpus=1, labels=labels,
                                       env_vars={'SIO_FT_CACHE_DIR': str(cache)}).node_id)
+        CACHES[nodes[-1]] = cache
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, namespace='sio', log_to_driver=False)
     yield nodes
@@ -108,3 +112,30 @@ def test_the_switch_turns_it_off(cluster, ft_server, cached_on_x, monkeypatch):
     x, in_file = cached_on_x
     result = sio_ray.run(reader(ft_server, in_file, job_id='off'))
     assert result['result'] == 'SUCCESS'  # placed as before: anywhere it may go
+
+
+def test_a_node_cache_run_as_a_service_has_its_holdings_published(cluster, tmp_path):
+    from ray.util.state import list_actors
+
+    from sio.demo.central import CentralServer
+    from sio.workers.filetracker.server import NodeCacheServer
+    from sio.workers.filetracker.store import cache_dir_for
+    z = cluster[2]
+    # A central server of its own: Z's store for it is fresh, and filled by a
+    # node cache server run as a service (here, by this process), not by Ray.
+    with CentralServer.start(tmp_path / 'ft') as central:
+        store = CACHES[z] / cache_dir_for(central.url).name
+        with NodeCacheServer(central.url, cache_dir=store):
+            origin = FiletrackerClient(central.url, tmp_path / 'oioioi-cache')
+            (tmp_path / 'in').write_bytes(b'4 5 6\n')
+            in_file = origin.put_file('/service/test.in', tmp_path / 'in', to_local_store=False)
+            result = ray.get(run_job.options(num_cpus=0, label_selector={'ray.io/node-id': z})
+                             .remote(reader(central, in_file)), timeout=120)
+            assert result['result'] == 'SUCCESS', result.get('traceback')
+            assert 'node_cache_error' not in result
+            wait_until(lambda: held_on(z, central.url, in_file), 30,
+                       "the service's holdings were never published")
+    actors = {a.class_name for a in list_actors(
+        address=ray.get_runtime_context().gcs_address, raise_on_missing_output=False,
+        filters=[('state', '=', 'ALIVE')])}
+    assert 'HoldingsPublisher' in actors

@@ -25,6 +25,7 @@ module                                         role
 :mod:`~sio.workers.filetracker.client`         the client (timeouts, checks, one fill per file)
 :mod:`~sio.workers.filetracker.registry`       which node cache server fills a store
 :mod:`~sio.workers.filetracker.server`         the node cache server
+:mod:`~sio.workers.filetracker.holdings`       what a store holds, summarized for placement
 :mod:`~sio.workers.filetracker.cli`            ``sio-run-filetracker``; starting the server
 =============================================  =============================================
 
