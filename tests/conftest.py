@@ -43,6 +43,7 @@ def hermetic_session(tmp_path_factory):
     cache (``$SIO_CACHE_DIR``, ``/var/cache/sio-ray`` for root) is
     deliberately shared: binaries keyed by their source's hash."""
     from sio.workers.util import rmtree
+    started = time.time()
     base = tmp_path_factory.mktemp('session-node')
     classes = {cls: dict(vars(cls)) for cls in _guarded_classes()}
     children_tmp = tempfile.mkdtemp(prefix='sio-tests-')
@@ -63,7 +64,9 @@ def hermetic_session(tmp_path_factory):
         rmtree(children_tmp)
     # A Ray this process started (local or a test cluster's head) names its
     # session directory after this pid: none may be in the default place.
-    leftovers = glob.glob(f'/tmp/ray/session_*_{os.getpid()}')
+    # (Made during this session: an older one may carry a reused pid.)
+    leftovers = [d for d in glob.glob(f'/tmp/ray/session_*_{os.getpid()}')
+                 if os.stat(d).st_mtime >= started]
     assert not leftovers, f'Ray session directories outside $RAY_TMPDIR: {leftovers}'
     patched = sorted(f'{cls.__module__}.{cls.__qualname__}.{name}'
                      for cls, before in classes.items()

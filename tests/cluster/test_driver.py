@@ -220,14 +220,24 @@ def test_jobs_are_named_for_the_dashboard(local_ray):
                                  if t.state == 'FINISHED'], 60, 'the task never showed')
     # Named by job type, so that `ray summary tasks` counts jobs by type ...
     assert task.name == 'sio:ping'
-    summary = wait_until(lambda: (s := summarize_tasks(
-        address=ray.get_runtime_context().gcs_address, raise_on_missing_output=False)
-    ).get('cluster', {}).get('summary', {}).get('sio:ping') and s, 60, 'no summary')
-    assert summary['cluster']['summary']['sio:ping']['state_counts']['FINISHED'] >= 3
+    address = ray.get_runtime_context().gcs_address
+
+    def asked(call):  # the State API, once the node's agent answers (late on a loaded machine)
+        try:
+            return call()
+        except Exception as exc:
+            asked.error = exc
+            return None
+    asked.error = None
+    summary = wait_until(lambda: (s := asked(lambda: summarize_tasks(
+        address=address, raise_on_missing_output=False)) or {}
+    ).get('cluster', {}).get('summary', {}).get('sio:ping', {}).get('state_counts', {}).get(
+        'FINISHED', 0) >= 3 and s, 60, 'the summary never counted the 3 finished jobs')
     assert not any(':named-job-' in name for name in summary['cluster']['summary'])
     # ... the job's own id the first line of the task's log (the dashboard's task details).
-    log = ''.join(get_log(address=ray.get_runtime_context().gcs_address,
-                          task_id=results[1]['ray_task_id'], suffix='err', timeout=60))
+    log = wait_until(lambda: asked(lambda: ''.join(get_log(
+        address=address, task_id=results[1]['ray_task_id'], suffix='err', timeout=60))),
+        120, f'the task log never came ({asked.error})')
     assert 'sio job named-job-1 (ping)' in log, log
 
 
