@@ -2,7 +2,7 @@
 
     RAY_AUTH_MODE=disabled .venv/bin/python benchmarks/bench_locality.py [--quick]
         [--submissions 100] [--tests 20] [--problems 5] [--in-kib 2048] [--sleep 0.02]
-        [--cache-share 0.4]
+        [--cache-share 0.4] [--rounds 1]
 
 A real central ``filetracker-server`` holds the tests of ``--problems``
 problems (``--tests`` each: an input of ``--in-kib`` KiB and a 16 KiB model
@@ -23,7 +23,9 @@ clock starts, and judges the same contest; the node caches are:
   (``SIO_FT_CACHE_SIZE``): the three nodes together hold it a little over
   once, so where a job runs decides whether its input is there.
 
-Without locality (``SIO_RAY_LOCALITY=0``) and with it, in one run.  Counted:
+Without locality (``SIO_RAY_LOCALITY=0``) and with it, in one run; with
+``--rounds N`` each pair N times, in turns (off then on, on then off, ...),
+the ratios taken of the medians.  Counted:
 GETs that sent a file body from the central server (its access log) and
 their MiB, cold reads (files a job could not read straight from its node's
 store: :func:`sio_test_plugin.read_job`'s ``cold_reads``) and the makespan
@@ -36,6 +38,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -147,6 +150,8 @@ def main() -> None:
     parser.add_argument('--sleep', type=float, default=0.02, help="each test's run (s)")
     parser.add_argument('--cache-share', type=float, default=0.4,
                         help="a bounded node cache's size, as a share of the test data")
+    parser.add_argument('--rounds', type=int, default=1,
+                        help='each pair this many times, in turns')
     args = parser.parse_args()
     args.submissions = args.submissions or (30 if args.quick else 100)
     args.tests = args.tests or (10 if args.quick else 20)
@@ -165,7 +170,8 @@ def main() -> None:
         rows = []
         for cache, cache_bytes in (('unbounded', None),
                                    (f'{bounded / 2**20:.0f} MiB', bounded)):
-            for locality in (False, True):
+            for locality in [loc for r in range(args.rounds)
+                             for loc in ((False, True) if r % 2 == 0 else (True, False))]:
                 label = f"{'on' if locality else 'off'}-{len(rows)}"
                 got = judge(central, jobs, tmp, label, locality, cache_bytes, labels, read_bytes)
                 rows.append((cache, locality, got))
@@ -176,8 +182,9 @@ def main() -> None:
                       flush=True)
         print('locality on vs off (ratios, lower is better):')
         for cache in dict.fromkeys(c for c, _, _ in rows):
-            off = next(g for c, loc, g in rows if c == cache and not loc)
-            on = next(g for c, loc, g in rows if c == cache and loc)
+            off, on = ({key: statistics.median(g[key] for c, loc, g in rows
+                                               if c == cache and loc == want)
+                        for key in ('gets', 'cold', 'makespan')} for want in (False, True))
             print(f"  cache {cache:>9}: central GETs x{on['gets'] / max(1, off['gets']):.2f}, "
                   f"cold reads x{on['cold'] / max(1, off['cold']):.2f}, "
                   f"makespan x{on['makespan'] / off['makespan']:.2f}")

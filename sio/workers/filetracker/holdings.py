@@ -25,7 +25,6 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from sio.workers.filetracker.store import TMP_PREFIX
 
@@ -39,6 +38,9 @@ MAX_BYTES = 64 << 10
 #: Filter bits per name entered (about 1 % false positives with the best number of hashes).
 BITS_PER_NAME = 10
 _MIN_BITS = 1024
+#: At most this many positions per name (4 at 10 bits a name: about 1.2 % false
+#: positives, against 0.8 % with the best 7, for half the work).
+MAX_HASHES = 4
 
 
 def _positions(name: str, bits: int, hashes: int) -> list[int]:
@@ -66,10 +68,14 @@ class Holdings:
         names = list(dict.fromkeys(names))
         size = min(MAX_BYTES * 8, max(_MIN_BITS, len(names) * BITS_PER_NAME))
         size -= size % 8
-        hashes = max(1, min(8, round(size / max(1, len(names)) * math.log(2))))
+        hashes = max(1, min(MAX_HASHES, round(size / max(1, len(names)) * math.log(2))))
         bits = bytearray(size // 8)
         for name in names:
-            for p in _positions(name, size, hashes):
+            digest = hashlib.blake2b(name.encode(), digest_size=16).digest()
+            first = int.from_bytes(digest[:8], 'little')
+            second = int.from_bytes(digest[8:], 'little') | 1
+            for i in range(hashes):
+                p = (first + i * second) % size
                 bits[p >> 3] |= 1 << (p & 7)
         return cls(bytes(bits), hashes, len(names), time.time() if made is None else made)
 
@@ -94,20 +100,29 @@ class Holdings:
 def stored_names(cache_dir: str | os.PathLike) -> list[str]:
     """The names a store holds, each as ``path`` and ``path@version``
     (transfers in progress left out)."""
-    files = Path(cache_dir) / 'files'
-    names = []
-    for root, _dirs, entries in os.walk(files):
+    names: list[str] = []
+    _scan(os.path.join(cache_dir, 'files'), '/', names)
+    return names
+
+
+def _scan(directory: str, prefix: str, names: list[str]) -> None:
+    try:
+        entries = os.scandir(directory)
+    except FileNotFoundError:
+        return
+    with entries:
         for entry in entries:
-            if entry.startswith(TMP_PREFIX):
+            if entry.name.startswith(TMP_PREFIX):
                 continue
-            path = Path(root, entry)
             try:
-                version = int(path.stat().st_mtime)
+                if entry.is_dir(follow_symlinks=False):
+                    _scan(entry.path, f'{prefix}{entry.name}/', names)
+                    continue
+                version = int(entry.stat(follow_symlinks=False).st_mtime)
             except FileNotFoundError:
                 continue
-            base = '/' + str(path.relative_to(files))
+            base = prefix + entry.name
             names += [base, f'{base}@{version}']
-    return names
 
 
 def summarize(cache_dir: str | os.PathLike) -> Holdings:
