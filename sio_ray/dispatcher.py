@@ -89,6 +89,10 @@ CALIBRATIONS_AGE = 10.0
 HOLDINGS_AGE = 1.0
 #: Summaries of nodes' caches older than this are not used (their node cache is gone).
 HOLDINGS_TTL = 60.0
+#: Seconds after which the summaries are stale: the dispatcher waits for fresh ones
+#: (at most :data:`HOLDINGS_WAIT` s) before it places jobs by them.
+HOLDINGS_STALE = 3.0
+HOLDINGS_WAIT = 2.0
 
 
 class JobFuture(Future):
@@ -205,6 +209,8 @@ class Dispatcher:
         self._held: dict[str, dict] = {}  # what the nodes' caches hold (summaries)
         self._held_ref: ray.ObjectRef | None = None
         self._held_at = -HOLDINGS_AGE
+        self._held_read = -HOLDINGS_STALE  # when they were last read
+        self._held_waited = False  # whether the question in flight was waited for
         self._thread = threading.Thread(target=self._loop, name='sio-ray-dispatcher',
                                         daemon=True)
         self._thread.start()
@@ -483,25 +489,34 @@ class Dispatcher:
 
     def _locality(self) -> scheduling.Locality | None:
         """What the planner needs to place jobs where their inputs are cached
-        (None when ``SIO_RAY_LOCALITY=0``): the nodes' summaries, read from the
-        registry without waiting (at most every :data:`HOLDINGS_AGE` s)."""
+        (None when ``SIO_RAY_LOCALITY=0``): the nodes' summaries, asked of the
+        registry every :data:`HOLDINGS_AGE` s while jobs are dispatched and
+        not waited for; after a pause (none read for :data:`HOLDINGS_STALE`
+        s) the answer is waited for, up to :data:`HOLDINGS_WAIT` s."""
         if not settings.RAY_LOCALITY.get():
             return None
-        if self._held_ref is not None:
-            ready, _ = ray.wait([self._held_ref], timeout=0)
-            if ready:
-                try:
-                    self._held = self._read_holdings(ray.get(ready[0]))
-                except Exception:
-                    logger.debug('the nodes\' holdings could not be read', exc_info=True)
-                self._held_ref = None
         now = time.monotonic()
+        if self._held_ref is not None and now - self._held_at > HOLDINGS_TTL:
+            self._held_ref = None  # never answered: ask again
         if self._held_ref is None and now - self._held_at > HOLDINGS_AGE:
             self._held_at = now
             try:
-                self._held_ref = registry.registry().holdings.remote()
+                self._held_ref, self._held_waited = registry.registry().holdings.remote(), False
             except Exception:
                 logger.debug('the registry could not be asked for holdings', exc_info=True)
+        if self._held_ref is not None:
+            # Waited for once per question: a registry that does not answer
+            # must not slow the dispatcher down.
+            wait = now - self._held_read > HOLDINGS_STALE and not self._held_waited
+            self._held_waited = True
+            ready, _ = ray.wait([self._held_ref], timeout=HOLDINGS_WAIT if wait else 0)
+            if ready:
+                try:
+                    self._held = self._read_holdings(ray.get(ready[0]))
+                    self._held_read = now
+                except Exception:
+                    logger.debug('the nodes\' holdings could not be read', exc_info=True)
+                self._held_ref = None
         load: dict[str, float] = {}  # of the jobs in Ray sent where their inputs are
         with self._lock:
             for job in self._inflight.values():

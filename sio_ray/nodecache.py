@@ -69,6 +69,7 @@ class NodeCache:
         self.server: NodeCacheServer | None = None
         self._lock = threading.Lock()
         self._job_counters: dict[str, float] = {}  # what jobs read straight from the store
+        self._held_files: int | None = None  # in the latest summary published
         try:  # at once (also when Ray restarts the actor); a failure is told by ensure()
             self.ensure()
         except Exception:
@@ -114,7 +115,8 @@ class NodeCache:
         counters = dict(described.get('counters') or {})
         for name, amount in jobs.items():
             counters[name] = counters.get(name, 0) + amount
-        return {**described, 'counters': counters, 'job_counters': jobs}
+        return {**described, 'counters': counters, 'job_counters': jobs,
+                'held_files': self._held_files}
 
     def _export_metrics(self) -> None:
         while True:
@@ -122,10 +124,13 @@ class NodeCache:
             metrics.export(stats.take())
 
     def _publish_holdings(self) -> None:
+        def published(summary: holdings.Holdings) -> None:
+            self._held_files = summary.names // 2  # each file as name and name@version
+
         # The server's fills, uploads and evictions move its counters.
         _keep_publishing(self.remote_url, lambda: tuple(sorted(
             (name, amount) for name, amount in stats.totals().items()
-            if not name.startswith('ft_cache_hit'))))
+            if not name.startswith('ft_cache_hit'))), published)
 
 
 @ray.remote(num_cpus=0, max_restarts=-1)
@@ -138,23 +143,23 @@ class HoldingsPublisher:
                          name='sio-ft-cache-holdings', daemon=True).start()
 
 
-def _keep_publishing(remote_url: str, changes) -> None:
+def _keep_publishing(remote_url: str, changes, published=lambda summary: None) -> None:
     """Publish what this node's store for ``remote_url`` holds whenever
     ``changes()`` says something new, and every :data:`HOLDINGS_REPUBLISH` s;
     never more than :data:`HOLDINGS_SHARE` of the time reading the store (a
     large store is read less often: the node's CPUs are its jobs')."""
     node_id = ray.get_runtime_context().get_node_id()
-    seen, published, took = None, -HOLDINGS_REPUBLISH, 0.0
+    seen, last, took = None, -HOLDINGS_REPUBLISH, 0.0
     while True:
         time.sleep(HOLDINGS_CHECK)
-        now, since = changes(), time.monotonic() - published
+        now, since = changes(), time.monotonic() - last
         if (now == seen and since < HOLDINGS_REPUBLISH) or since < took / HOLDINGS_SHARE:
             continue
         try:
             start = time.monotonic()
-            publish_holdings(node_id, remote_url)
-            published = time.monotonic()
-            seen, took = now, published - start
+            published(publish_holdings(node_id, remote_url))
+            done = time.monotonic()
+            seen, took, last = now, done - start, done
         except Exception:
             logger.debug('holdings not published', exc_info=True)
 
@@ -273,4 +278,6 @@ def summary(described: dict) -> str:
             f"{c.get('ft_cache_hits', 0):g} hits ({direct:g} read by jobs straight from the "
             f"store), {c.get('ft_cache_misses', 0):g} misses "
             f"({c.get('ft_cache_miss_bytes', 0) / 2**20:.1f} MiB from the central server), "
-            f"{c.get('ft_cache_stale', 0):g} served during central outages")
+            f"{c.get('ft_cache_stale', 0):g} served during central outages"
+            + (f", holds {described['held_files']} files (as published for placement)"
+               if described.get('held_files') is not None else ''))

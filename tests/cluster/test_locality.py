@@ -12,7 +12,7 @@ from ray.cluster_utils import Cluster
 import sio_ray
 from sio.workers.filetracker.client import FiletrackerClient
 from sio.workers.filetracker.holdings import Holdings
-from sio_ray import registry, tags
+from sio_ray import nodecache, registry, tags
 from sio_ray.task import run_job
 from tests.cluster.conftest import head_args, wait_until
 from tests.conftest import put
@@ -73,6 +73,11 @@ def test_jobs_reading_an_input_cached_on_x_go_to_x_while_x_has_room(
         result = sio_ray.run(reader(ft_server, in_file, job_id=f'room-{i}'))
         assert result['result'] == 'SUCCESS', result.get('traceback')
         assert result['ray_node_id'] == x, (i, cluster.index(result['ray_node_id']))
+    # `sio-ray status` says how many files X's cache holds, as published.
+    actor = ray.get_actor(nodecache.actor_name(x, ft_server.url), namespace='sio')
+    described = ray.get(actor.describe.remote(), timeout=30)
+    assert described['held_files'] >= 1
+    assert f"holds {described['held_files']} files" in nodecache.summary(described)
 
 
 def test_jobs_go_elsewhere_when_x_is_full(cluster, ft_server, cached_on_x):
