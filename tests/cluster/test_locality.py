@@ -80,10 +80,17 @@ def test_jobs_reading_an_input_cached_on_x_go_to_x_while_x_has_room(
     assert f"holds {described['held_files']} files" in nodecache.summary(described)
 
 
-def test_jobs_go_elsewhere_when_x_is_full(cluster, ft_server, cached_on_x):
+def test_jobs_go_elsewhere_when_x_is_full(cluster, ft_server, cached_on_x, tmp_path):
     x, in_file = cached_on_x
-    results = sio_ray.run_many([reader(ft_server, in_file, sleep=2.0, job_id=f'full-{i}')
-                                for i in range(3)])
+    # Each job sent once the one before runs (sent together, two could be
+    # put on X before either holds its CPU, and the second would wait there).
+    futures = []
+    for i in range(3):
+        arrived = tmp_path / f'arrived-{i}'
+        futures += sio_ray.submit_many([reader(ft_server, in_file, sleep=10.0,
+                                               job_id=f'full-{i}', arrive=str(arrived))])
+        wait_until(arrived.exists, 120, f'job {i} never started')
+    results = [future.result() for future in futures]
     assert [r['result'] for r in results] == ['SUCCESS'] * 3
     nodes = [r['ray_node_id'] for r in results]
     assert x in nodes
