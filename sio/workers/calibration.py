@@ -30,13 +30,10 @@ or much noisier than the cluster's median (:mod:`sio_ray.calibration`).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import statistics
-import subprocess
 import tempfile
-import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -59,9 +56,6 @@ REFERENCE_MS = 200.0
 #: CPU time limit (ms) of one run: a node 25 times slower than the reference
 #: is no judge.
 RUN_LIMIT_MS = 5000
-
-_lock = threading.Lock()
-_built: Path | None = None
 
 
 class CalibrationError(RuntimeError):
@@ -115,39 +109,8 @@ def workload_binary() -> Path:
     """The compiled reference workload (static, ``-O2``), built once per node
     into the launcher's cache directory (:func:`sio.workers.isolation.launcher.cache_dir`)
     under the name of its source's hash."""
-    global _built
-    from sio.workers.filetracker.store import locked
-    from sio.workers.isolation.launcher import cache_dir
-    with _lock:
-        if _built is not None and _built.exists():
-            return _built
-        digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
-        directory = cache_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        target = directory / f'sio-calibration-{digest}'
-        if not target.exists():
-            with locked(directory / '.calibration.lock'):
-                if not target.exists():
-                    _compile(target)
-        _built = target
-        return target
-
-
-def _compile(target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix='.calibration-')
-    os.close(fd)
-    cc = settings.CC.get()
-    try:
-        done = subprocess.run([cc, '-O2', '-static', '-o', tmp, str(SOURCE)],
-                              capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        os.unlink(tmp)
-        raise CalibrationError(f'cannot run {cc} to build the reference workload: {exc}') from None
-    if done.returncode != 0:
-        os.unlink(tmp)
-        raise CalibrationError(f'building the reference workload failed:\n{done.stderr}')
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, target)
+    from sio.workers.isolation.launcher import static_binary
+    return static_binary(SOURCE, 'sio-calibration', 'the reference workload', CalibrationError)
 
 
 def run_once(executor, box_dir: Path, steps: int = STEPS) -> tuple[int, int, str]:

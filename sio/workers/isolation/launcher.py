@@ -20,7 +20,7 @@ from sio.workers.filetracker.store import locked
 
 SOURCE = Path(__file__).with_name('launcher.c')
 _lock = threading.Lock()
-_built: Path | None = None
+_built: dict[Path, Path] = {}  # source -> its binary, in this process
 
 
 class LauncherBuildError(RuntimeError):
@@ -38,36 +38,46 @@ def cache_dir() -> Path:
 
 def launcher_binary() -> Path:
     """Path of the compiled launcher, building it when missing."""
-    global _built
+    return static_binary(SOURCE, 'sio-box-launcher', 'the sandbox launcher',
+                         LauncherBuildError, flags=('-Wall',))
+
+
+def static_binary(source: Path, name: str, what: str, error: type[Exception],
+                  flags: tuple[str, ...] = ()) -> Path:
+    """``source`` (C) compiled statically with ``-O2`` into :func:`cache_dir`
+    as ``NAME-HASH`` (the hash of the source), once per node: under an
+    inter-process lock, in this process remembered.  A failure raises
+    ``error`` saying it could not build ``what``."""
     with _lock:
-        if _built is not None and _built.exists():
-            return _built
-        source = SOURCE.read_bytes()
-        digest = hashlib.sha256(source).hexdigest()[:16]
+        built = _built.get(source)
+        if built is not None and built.exists():
+            return built
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
         directory = cache_dir()
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, 0o755)
-        target = directory / f'sio-box-launcher-{digest}'
+        target = directory / f'{name}-{digest}'
         if not target.exists():
-            with locked(directory / '.launcher.lock'):
+            with locked(directory / f'.{name}.lock'):
                 if not target.exists():
-                    _compile(target)
-        _built = target
+                    _compile(source, target, what, error, flags)
+        _built[source] = target
         return target
 
 
-def _compile(target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix='.launcher-')
+def _compile(source: Path, target: Path, what: str, error: type[Exception],
+             flags: tuple[str, ...]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f'.{target.name}-')
     os.close(fd)
     cc = settings.CC.get()
     try:
-        done = subprocess.run([cc, '-O2', '-static', '-Wall', '-o', tmp, str(SOURCE)],
+        done = subprocess.run([cc, '-O2', '-static', *flags, '-o', tmp, str(source)],
                               capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
         os.unlink(tmp)
-        raise LauncherBuildError(f'cannot run {cc} to build the sandbox launcher: {exc}') from None
+        raise error(f'cannot run {cc} to build {what}: {exc}') from None
     if done.returncode != 0:
         os.unlink(tmp)
-        raise LauncherBuildError(f'building the sandbox launcher failed:\n{done.stderr}')
+        raise error(f'building {what} failed:\n{done.stderr}')
     os.chmod(tmp, 0o755)
     os.replace(tmp, target)
