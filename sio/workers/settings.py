@@ -162,41 +162,37 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_seconds(text: str) -> float:
+def _float(text: str) -> float:
+    """``text`` as a number; NaN (which every check below refuses) when it is none."""
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
-        value = math.nan
+        return math.nan
+
+
+def _positive_seconds(text: str) -> float:
+    value = _float(text)
     if not math.isfinite(value) or value <= 0:
         raise ValueError('is not a positive number of seconds')
     return value
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = _float(text)
     if math.isnan(value) or value < 0:
         raise ValueError('is not a number of seconds')
     return value
 
 
 def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = _float(text)
     if not 0 < value <= 1:
         raise ValueError('is not a number above 0 and at most 1')
     return value
 
 
 def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = _float(text)
     if not math.isfinite(value) or value < 0:
         raise ValueError('is not a non-negative number')
     return value
