@@ -37,9 +37,10 @@ def node(name, cpus=2, sandbox='true', memory=8 * GiB, free_cpus=None, alive=Tru
                 free=None if free_cpus is None else {'CPU': free_cpus}, probed=probed)
 
 
-def queue_of(*environs):
+def queue_of(*environs, kind: type = FakeJob):
+    """A queue of jobs of ``kind`` (a :class:`FakeJob`) for ``environs``, and the jobs."""
     queue = PriorityQueue(random.Random(0))
-    jobs = [FakeJob(e) for e in environs]
+    jobs = [kind(e) for e in environs]
     for job in jobs:
         queue.push(job.environ, job)
     return queue, jobs
@@ -206,11 +207,7 @@ def reading(test, submission=0, **extra):
 
 
 def reading_queue(*environs):
-    queue = PriorityQueue(random.Random(0))
-    jobs = [ReadingJob(e) for e in environs]
-    for job in jobs:
-        queue.push(job.environ, job)
-    return queue, jobs
+    return queue_of(*environs, kind=ReadingJob)
 
 
 def held(**by_node):

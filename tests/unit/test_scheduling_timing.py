@@ -1,14 +1,13 @@
 """Nodes calibrated and compared (issue 11 §2): which nodes a timed job
 avoids, sio_ray.scheduling's rules on fake nodes (no Ray here)."""
 
-import random
 from dataclasses import dataclass, field
 
 from sio.workers.requirements import requirements
 from sio_ray import tags
-from sio_ray.queue import PriorityQueue
 from sio_ray.scheduling import (NODE_ID_LABEL, Node, Steadiness, calibration_of, place, plan,
                                 timed_nodes, unsteady)
+from tests.unit import test_scheduling as scheduling_tests
 from tests.unit.test_scheduling import FakeJob
 
 GiB = 1 << 30
@@ -33,11 +32,7 @@ def node(name, speed=None, noise=0.02, cpus=2, instructions='false', sandbox='tr
 
 
 def queue_of(*environs):
-    queue = PriorityQueue(random.Random(0))
-    jobs = [TimedJob(e) for e in environs]
-    for job in jobs:
-        queue.push(job.environ, job)
-    return queue, jobs
+    return scheduling_tests.queue_of(*environs, kind=TimedJob)
 
 
 def test_timed_jobs_are_declared_by_the_exec_jobs_themselves():
