@@ -36,6 +36,9 @@ from sio_ray.session import Session
 LOOPBACK_VARIABLE = 'RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER'
 #: The dashboard port a local Ray takes when it is free (Ray's default).
 DASHBOARD_PORT = 8265
+#: The port the node agent of a Ray started by ``ray.init`` listens on (Ray's
+#: default; ``ray.init`` cannot change it, ``ray start`` can).
+AGENT_PORT = 52365
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -70,6 +73,13 @@ def connect(address: str | None = None, **init_kwargs) -> Session:
                 kwargs.setdefault('resources', tags.node_resources())
                 kwargs.setdefault('dashboard_host', '127.0.0.1')
                 kwargs.setdefault('dashboard_port', _dashboard_port())
+                if _port_taken(AGENT_PORT):
+                    logger.warning(
+                        'sio_ray: port %d, where the node agent of a local Ray listens, is '
+                        'taken (another Ray on this machine?): this Ray starts without it, so '
+                        "the dashboard's logs and the State API's log calls will not work; for "
+                        'them start a Ray with `ray start --head --dashboard-agent-listen-port='
+                        'PORT` and connect to its address', AGENT_PORT)
                 _loopback(True)
             elif address != 'auto' and '://' not in address:
                 _check_reachable(address)
@@ -137,12 +147,19 @@ def dashboard_url() -> str:
 def _dashboard_port() -> int:
     """Ray's usual dashboard port when it is free, else any free port (another
     Ray on this machine may hold it; Ray's dashboard would then fail)."""
+    return 0 if _port_taken(DASHBOARD_PORT) else DASHBOARD_PORT
+
+
+def _port_taken(port: int) -> bool:
+    """Whether TCP ``port`` of 127.0.0.1 is held by a socket right now (one
+    only lingering after its connections closed does not count)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(('127.0.0.1', DASHBOARD_PORT))
-            return DASHBOARD_PORT
+            probe.bind(('127.0.0.1', port))
+            return False
         except OSError:
-            return 0
+            return True
 
 
 _saved_loopback: tuple[str | None, bool] | None = None

@@ -30,8 +30,10 @@ def free_port() -> int:
 
 def head_args(**args) -> dict:
     """``head_node_args`` of a test's ``ray.cluster_utils.Cluster``: a head that
-    runs nothing, with a dashboard (the State API) on a port of its own."""
-    return {'num_cpus': 0, 'dashboard_port': free_port(), **args}
+    runs nothing, with a dashboard (the State API) and a node agent (its log
+    calls) on ports of their own (the cluster's other nodes pick theirs)."""
+    return {'num_cpus': 0, 'dashboard_port': free_port(),
+            'dashboard_agent_listen_port': free_port(), **args}
 
 
 @pytest.fixture(scope='module')

@@ -3,6 +3,7 @@ only; a cluster with token authentication says why it refuses a driver."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -113,3 +114,27 @@ def test_nothing_answering_at_an_address_is_said_at_once():
     done, took = join(f'127.0.0.1:{free_port()}', {})
     assert done.returncode == 3, done.stdout + done.stderr
     assert 'no Ray cluster answers at 127.0.0.1:' in done.stdout and took < 40
+
+
+def test_a_local_ray_whose_agent_port_is_taken_is_told_so():
+    # ray.init cannot move the node agent off its port: when another process
+    # (here the test; elsewhere another Ray) holds it, the driver still judges
+    # and says what it lacks and how to get it.
+    from sio_ray.connection import AGENT_PORT
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        holder.bind(('127.0.0.1', AGENT_PORT))
+        holder.listen()
+    except OSError:
+        pass  # already held by someone else: taken all the same
+    try:
+        done = subprocess.run(
+            [sys.executable, '-c', "import sio_ray\nsio_ray.connect(num_cpus=1)\n"
+             "print('PONG', sio_ray.run({'job_type': 'ping', 'ping': 'agent'})['pong'])\n"
+             "sio_ray.shutdown()\n"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    finally:
+        holder.close()
+    assert done.returncode == 0 and 'PONG agent' in done.stdout, done.stdout + done.stderr
+    assert f'port {AGENT_PORT}, where the node agent of a local Ray listens, is taken' \
+        in done.stderr and '--dashboard-agent-listen-port' in done.stderr, done.stderr
