@@ -115,3 +115,69 @@ def test_reset_forgets_the_clients_of_every_thread(tmp_path, monkeypatch):
     renewed = ft.init_instance('http://127.0.0.1:9')
     assert renewed is not chosen and renewed.cache_dir.parent == tmp_path / 'elsewhere'
     assert os.path.isdir(renewed.cache_dir)
+
+
+class _DroppingServer:
+    """An HTTP server that closes its first ``drop`` connections after reading
+    a request, without answering, and answers the rest as a filetracker
+    server answers a ``HEAD``/``GET`` of an empty file.  (A fake on purpose:
+    the real filetracker-server closes an idle kept-alive connection only
+    after 2 s, and cannot be made to do it at the moment a request goes out,
+    which is the race this reaches.)"""
+
+    def __init__(self, drop: int):
+        import socket
+        self.drop, self.requests = drop, []
+        self.listener = socket.create_server(('127.0.0.1', 0))
+        self.url = f'http://127.0.0.1:{self.listener.getsockname()[1]}'
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                head = b''
+                while b'\r\n\r\n' not in head and (chunk := conn.recv(65536)):
+                    head += chunk
+                self.requests.append(head.split(b' ', 1)[0].decode())
+                if len(self.requests) <= self.drop:
+                    continue  # closed unanswered
+                conn.sendall(b'HTTP/1.1 200 OK\r\nLast-Modified: Mon, 30 Nov 2026 12:00:00 GMT\r\n'
+                             b'Content-Length: 0\r\nConnection: close\r\n\r\n')
+
+    def close(self):
+        self.listener.close()
+
+
+@pytest.mark.parametrize('method', ['HEAD', 'GET'])
+def test_a_read_whose_connection_was_closed_unanswered_is_sent_once_more(tmp_path, method):
+    from sio.workers.filetracker.client import FiletrackerClient
+    server = _DroppingServer(drop=1)
+    try:
+        client = FiletrackerClient(server.url, tmp_path, use_node_cache=False)
+        if method == 'HEAD':
+            assert client.remote_stat('/a') == (protocol.parse_http_date(
+                'Mon, 30 Nov 2026 12:00:00 GMT'), 0)
+        else:
+            assert client.get_file('/a', tmp_path / 'a', add_to_cache=False) and (tmp_path / 'a').read_bytes() == b''
+        assert server.requests == [method, method]
+    finally:
+        server.close()
+
+
+def test_a_read_dropped_twice_and_an_upload_dropped_once_fail_as_unreachable(tmp_path):
+    from sio.workers.filetracker.client import FiletrackerClient, Unreachable
+    server = _DroppingServer(drop=3)
+    try:
+        client = FiletrackerClient(server.url, tmp_path, use_node_cache=False)
+        with pytest.raises(Unreachable):
+            client.remote_stat('/a')  # dropped, sent again, dropped: the server is broken
+        (tmp_path / 'up').write_bytes(b'data')
+        with pytest.raises(Unreachable):
+            client.put_file('/b', tmp_path / 'up')  # an upload is never sent twice
+        assert server.requests == ['HEAD', 'HEAD', 'PUT']
+    finally:
+        server.close()

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import requests
+import urllib3
 from filetracker.utils import check_name, split_name, versioned_name
 
 from sio.workers import stats
@@ -55,6 +56,9 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
 _CHUNK = 1 << 20
+#: Requests sent once more when the server closed the connection without
+#: answering (they change nothing on the server).
+_RESENDABLE = frozenset({'GET', 'HEAD'})
 
 
 class FiletrackerClient:
@@ -108,7 +112,14 @@ class FiletrackerClient:
         if version is not None:
             kwargs['params'] = {'last_modified': protocol.http_date(version)}
         try:
-            response = self.session().request(method, url, timeout=self.timeout, **kwargs)
+            try:
+                response = self.session().request(method, url, timeout=self.timeout, **kwargs)
+            except requests.ConnectionError as exc:
+                if method not in _RESENDABLE or not _dropped_unanswered(exc):
+                    raise
+                # A kept-alive connection the server closed (gunicorn: after
+                # 2 s idle) as the request went out: once more, on a new one.
+                response = self.session().request(method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout as exc:
             raise TimedOut(
                 f'{method} {url}: no answer within {self.timeout} s (is the server hung?): {exc}'
@@ -434,3 +445,9 @@ class FiletrackerClient:
         """Evict least-recently-used entries of the store until at most
         ``max_bytes`` remain; return the number of bytes freed."""
         return self.store.trim(max_bytes)
+
+
+def _dropped_unanswered(exc: requests.ConnectionError) -> bool:
+    """Whether the connection broke after it was made and before any answer
+    (not: nobody listens, a connect timeout)."""
+    return any(isinstance(arg, urllib3.exceptions.ProtocolError) for arg in exc.args)
