@@ -11,8 +11,9 @@ node that can serve it.
     group = sio_ray.run_group(oioioi_group)           # sioworkersd's groups
 
 The names above are imported on first use, so that modules without Ray
-(:mod:`sio_ray.queue`, :mod:`sio_ray.scheduling`) can be imported where Ray
-is not installed.
+(:mod:`sio_ray.queue`, :mod:`sio_ray.scheduling` and the modules it uses:
+:mod:`sio_ray.nodes`, :mod:`sio_ray.locality`, :mod:`sio_ray.steadiness`) can be
+imported where Ray is not installed.
 """
 
 from __future__ import annotations

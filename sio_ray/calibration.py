@@ -13,7 +13,7 @@ noise.
 
 Timed jobs (``cpu-exec``; ``sio2jail-exec`` where no node able to run it
 counts instructions) avoid nodes much slower or much noisier than the
-cluster's median (:func:`sio_ray.scheduling.timed_nodes`): slower than
+cluster's median (:func:`sio_ray.steadiness.timed_nodes`): slower than
 ``$SIO_RAY_SLOW_NODE_RATIO`` (0.8) times the median speed, or noisier than
 the median noise plus ``$SIO_RAY_NOISY_NODE_MARGIN`` (0.1) — unless only such
 nodes can run them.  Every result names the node that ran it

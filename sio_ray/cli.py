@@ -144,7 +144,7 @@ def cmd_status(args) -> int:
 
 def _calibration_columns(node) -> tuple[str, str]:
     """A node's speed and noise for ``status`` (``?``: never calibrated)."""
-    from sio_ray.scheduling import calibration_of
+    from sio_ray.steadiness import calibration_of
     found = calibration_of(node)
     return (f'{found[0]:.2f}', f'{found[1]:.3f}') if found else ('?', '?')
 

@@ -103,7 +103,7 @@ def connect(address: str | None = None, **init_kwargs) -> Session:
 
 def _report(session: Session) -> None:
     """Say what the cluster this driver joined lacks for judging."""
-    from sio_ray import scheduling
+    from sio_ray.nodes import shortcomings
     try:
         nodes = session.dispatcher.nodes()
     except Exception:
@@ -118,7 +118,7 @@ def _report(session: Session) -> None:
         growable = []
     if growable:
         logger.info('its autoscaler can add: %s', ', '.join(n.node_id for n in growable))
-    for problem in scheduling.shortcomings(nodes, growable):
+    for problem in shortcomings(nodes, growable):
         logger.warning('sio_ray: %s', problem)
 
 

@@ -24,7 +24,7 @@ naming what is missing and the bound.
 Inputs are read where they are cached: the dispatcher reads, about once a
 second, what each node's cache holds (the summaries the node caches publish
 in the cluster's registry) and a job whose inputs a node holds prefers that
-node while it has room (:func:`sio_ray.scheduling.preferred_node`);
+node while it has room (:func:`sio_ray.locality.preferred_node`);
 ``SIO_RAY_LOCALITY=0`` (:data:`sio.workers.settings.RAY_LOCALITY`) turns
 this off.
 
@@ -61,6 +61,8 @@ import ray
 from sio.workers import settings
 from sio.workers.filetracker import holdings
 from sio_ray import bounds, metrics, registry, remeasure, scheduling
+from sio_ray.locality import Locality, preference_of
+from sio_ray.nodes import NODE_ID_LABEL, TAG_KEY, Node, fitted, might_run, missing, placeable
 from sio_ray.prepared import PreparedJob
 from sio_ray.queue import PriorityQueue
 from sio_ray.results import failure
@@ -68,7 +70,6 @@ from sio_ray.task import run_job
 
 logger = logging.getLogger(__name__)
 
-NODE_ID_LABEL = scheduling.NODE_ID_LABEL
 CANCELLED = 'the job was cancelled'
 SHUT_DOWN = 'Ray was shut down before the job finished'
 #: Seconds a snapshot of the cluster's nodes is used before it is taken again.
@@ -159,7 +160,7 @@ class Job:
             self.future.set_result(result)
 
 
-def window_size(nodes: list[scheduling.Node] | None = None) -> int:
+def window_size(nodes: list[Node] | None = None) -> int:
     """``$SIO_RAY_WINDOW``, or twice the CPUs of the cluster's alive nodes (at
     least 8)."""
     if nodes is None:
@@ -183,13 +184,13 @@ class Dispatcher:
         # Tasks of submit() (outside the queue): only held to their bounds.
         self._watched: dict[ray.ObjectRef, Job] = {}
         self._reserved: set[str] = set()  # nodes drained for exclusive jobs
-        self._nodes: list[scheduling.Node] = []
+        self._nodes: list[Node] = []
         self._nodes_at = -SNAPSHOT_AGE
         self._probed: dict[str, dict[str, str]] | None = None  # tags of untagged nodes
         self._probing: dict[ray.ObjectRef, str] = {}  # probes in flight: node id
         self._probe_wanted: set[str] = set()  # nodes start_now() waits to know
         self._stalled: list[Job] = []  # queued jobs no alive node can run now
-        self._growable: list[scheduling.Node] = []  # nodes the autoscaler can add
+        self._growable: list[Node] = []  # nodes the autoscaler can add
         self._growable_max: dict[str, int] = {}  # how many of each
         self._growable_at = -GROWABLE_AGE
         self._calibrated: dict[str, dict[str, str]] = {}  # node id -> calibration labels
@@ -240,7 +241,7 @@ class Dispatcher:
         ``TaskCancelledError``).  A job no node can run resolves to FAILURE."""
         nodes = self._snapshot(fresh=True)
         options = {**prepared.options, **overrides}
-        reason = scheduling.missing(scheduling.fitted(options, nodes), nodes)
+        reason = missing(fitted(options, nodes), nodes)
         if reason is not None:
             return ray.put(failure(prepared.environ, _refused(prepared, reason)))
         placed = scheduling.place(options, prepared.exclusive, nodes,
@@ -256,7 +257,7 @@ class Dispatcher:
                                       prepared.requirements.timing)
         if placed is None:
             return ray.put(failure(prepared.environ, _refused(
-                prepared, scheduling.missing(options, [n for n in nodes if n.known])
+                prepared, missing(options, [n for n in nodes if n.known])
                 or 'no node known to be able to run it')))
         ref = run_job.options(**placed).remote(prepared.environ)
         with self._lock:
@@ -285,7 +286,7 @@ class Dispatcher:
         for ref, _ in stopping:
             ray.cancel(ref, force=False)
 
-    def nodes(self) -> list[scheduling.Node]:
+    def nodes(self) -> list[Node]:
         """The cluster's nodes as the scheduler sees them (probed tags included)."""
         return self._snapshot(fresh=True)
 
@@ -336,18 +337,18 @@ class Dispatcher:
                 time.sleep(0.5)
         self._abandon(SHUT_DOWN)
 
-    def _snapshot(self, fresh: bool = False) -> list[scheduling.Node]:
+    def _snapshot(self, fresh: bool = False) -> list[Node]:
         """The cluster's nodes (taken again when older than :data:`SNAPSHOT_AGE`),
         with the tags probed on untagged ones."""
         now = time.monotonic()
         if fresh or now - self._nodes_at > SNAPSHOT_AGE:
             entries = ray.nodes()
             if self._probed is None or any(
-                    e.get('Alive') and scheduling.TAG_KEY not in (e.get('Labels') or {})
+                    e.get('Alive') and TAG_KEY not in (e.get('Labels') or {})
                     and e['NodeID'] not in self._probed for e in entries):
                 self._load_probed()
             calibrated = self._calibrations()
-            self._nodes = [scheduling.Node.from_ray(e, probed=self._probed.get(e['NodeID']),
+            self._nodes = [Node.from_ray(e, probed=self._probed.get(e['NodeID']),
                                                     calibrated=calibrated.get(e['NodeID']))
                            for e in entries]
             self._nodes_at = now
@@ -355,7 +356,7 @@ class Dispatcher:
                 self.window = window_size(self._nodes)
         return self._nodes
 
-    def growable(self) -> list[scheduling.Node]:
+    def growable(self) -> list[Node]:
         """The nodes the cluster's autoscaler can add (its published node types)."""
         now = time.monotonic()
         if now - self._growable_at > GROWABLE_AGE:
@@ -364,7 +365,7 @@ class Dispatcher:
             except Exception:
                 logger.debug('the node types could not be read', exc_info=True)
                 types = {}
-            self._growable = [scheduling.Node.of_type(name, spec) for name, spec in types.items()]
+            self._growable = [Node.of_type(name, spec) for name, spec in types.items()]
             self._growable_max = {f'node-type:{name}': int(spec.get('max_workers', 0))
                                   for name, spec in types.items()}
             self._growable_at = now
@@ -419,7 +420,7 @@ class Dispatcher:
                     continue  # the node is gone
                 logger.warning('The probe of node %s failed; taking it as unable to run '
                                'isolated jobs: %s', node_id, exc)
-                found = {scheduling.TAG_KEY: 'false'}
+                found = {TAG_KEY: 'false'}
             logger.info('Node %s can do: %s', node_id, found)
             self._probed[node_id] = found
             try:
@@ -487,7 +488,7 @@ class Dispatcher:
             with self._lock:
                 self._reserved.discard(job.node)
 
-    def _locality(self) -> scheduling.Locality | None:
+    def _locality(self) -> Locality | None:
         """What the planner needs to place jobs where their inputs are cached
         (None when ``SIO_RAY_LOCALITY=0``): the nodes' summaries, asked of the
         registry every :data:`HOLDINGS_AGE` s while jobs are dispatched and
@@ -520,10 +521,10 @@ class Dispatcher:
         load: dict[str, float] = {}  # of the jobs in Ray sent where their inputs are
         with self._lock:
             for job in self._inflight.values():
-                node = scheduling.preference_of(job.placed)
+                node = preference_of(job.placed)
                 if node is not None:
                     load[node] = load.get(node, 0) + job.placed.get('num_cpus', 1)
-        return scheduling.Locality(self._held, load)
+        return Locality(self._held, load)
 
     @staticmethod
     def _read_holdings(published: dict) -> dict[str, dict]:
@@ -548,7 +549,7 @@ class Dispatcher:
         with self._lock:
             for ref, job in self._inflight.items():
                 if job.placed is not None and not job.requeue and job.stopping is None \
-                        and not scheduling.placeable(job.placed, nodes):
+                        and not placeable(job.placed, nodes):
                     job.requeue = True  # it waits in Ray for nodes that are gone
                     stuck.append((ref, job))
         for ref, job in stuck:
@@ -557,7 +558,7 @@ class Dispatcher:
             ray.cancel(ref, force=False)
         self._check_stalled(nodes)
 
-    def _check_stalled(self, nodes: list[scheduling.Node]) -> None:
+    def _check_stalled(self, nodes: list[Node]) -> None:
         bound = settings.RAY_STALL_TIMEOUT.get()
         now = time.monotonic()
         growable = self.growable()
@@ -567,12 +568,12 @@ class Dispatcher:
                 return
             still = []
             for job in self._stalled:
-                options = scheduling.fitted(job.options, nodes)
-                if any(scheduling.might_run(n, options) for n in nodes):
+                options = fitted(job.options, nodes)
+                if any(might_run(n, options) for n in nodes):
                     self._queue.push(job.environ, job)  # a node for it is there (back, or added)
                     job.stalled_since = None
                     continue
-                job.growable = any(scheduling.might_run(n, scheduling.fitted(job.options,
+                job.growable = any(might_run(n, fitted(job.options,
                                                                              growable))
                                    for n in growable)
                 if not job.growable and now - job.stalled_since > bound:
@@ -640,7 +641,7 @@ class Dispatcher:
                 node_type.resources.get('CPU', 0)
         bundles, selectors, cpus = [], [], 0.0
         for job in jobs:
-            options = scheduling.fitted(job.options, [*nodes, *growable])
+            options = fitted(job.options, [*nodes, *growable])
             need = float(options.get('num_cpus', 1))
             if len(bundles) >= MAX_DEMAND or cpus + need > capacity:
                 break
@@ -713,7 +714,7 @@ class Dispatcher:
 
     # -- borderline runs measured again on other nodes (sio_ray.remeasure) ----
 
-    def _environ_for(self, job: Job, nodes: list[scheduling.Node]) -> dict:
+    def _environ_for(self, job: Job, nodes: list[Node]) -> dict:
         """What a run of ``job`` is sent with: a repeat's environ, or the
         first run's, offering to place its repeats on other nodes."""
         if job.runs:

@@ -18,7 +18,7 @@ It keeps each node's latest calibration by ``sio-ray calibrate``
 Every node cache publishes there a summary of what it holds (a Bloom filter
 of its files' names, :mod:`sio.workers.filetracker.holdings`), when it
 changes and every few seconds; the dispatchers read them to place jobs where
-their inputs are cached (:func:`sio_ray.scheduling.preferred_node`).
+their inputs are cached (:func:`sio_ray.locality.preferred_node`).
 
 Every driver's dispatcher publishes to the registry, about once a second, a
 summary of its queue (jobs by contest priority, jobs in Ray, its window, the

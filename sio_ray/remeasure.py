@@ -8,7 +8,7 @@ than one node able to run the job, the dispatcher offers to place them
 1. a job whose requirements say it may repeat (``Requirements.repeats``) is
    sent with ``remeasure_elsewhere`` when two or more alive nodes can run it
    (for a timed job, among the nodes its calibration lets it use:
-   :func:`sio_ray.scheduling.timed_nodes`);
+   :func:`sio_ray.steadiness.timed_nodes`);
 2. a first run that was borderline comes back asking for more runs; each
    repeat goes to a node that has not run the job yet, else to one other than
    the last run's (:func:`placement`), pinned by its Ray node id; an
@@ -32,7 +32,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 
 from sio.workers import repeats
-from sio_ray.scheduling import NODE_ID_LABEL, Node, can_run, exclusive_node, fitted, timed_nodes
+from sio_ray.nodes import NODE_ID_LABEL, Node, can_run, fitted
+from sio_ray.scheduling import exclusive_node
+from sio_ray.steadiness import timed_nodes
 
 #: Ray node ids of the runs, beside ``node_runs`` (host names).
 RAY_NODE_RUNS = 'ray_node_id_runs'

@@ -30,8 +30,8 @@ from __future__ import annotations
 import json
 
 from sio.workers.isolation.probe import capabilities
-from sio_ray.scheduling import NOISE_LABEL as NOISE
-from sio_ray.scheduling import SPEED_LABEL as SPEED
+from sio_ray.nodes import NOISE_LABEL as NOISE
+from sio_ray.nodes import SPEED_LABEL as SPEED
 
 SANDBOX = 'sio-sandbox'
 INSTRUCTIONS = 'sio-instructions'

@@ -85,7 +85,7 @@ Driver settings (read by ``sio_ray`` in the process that submits jobs):
 ``SIO_RAY_LOCALITY``
   ``0``: place jobs without regard to which nodes' caches hold their inputs
   (default on: a job prefers, softly, a node whose cache holds its inputs
-  and that has room; :func:`sio_ray.scheduling.preferred_node`).
+  and that has room; :func:`sio_ray.locality.preferred_node`).
 ``SIO_RAY_SLOW_NODE_RATIO``
   a timed job (``cpu-exec``; ``sio2jail-exec`` without instruction counters)
   avoids nodes whose calibrated speed is below this fraction of the

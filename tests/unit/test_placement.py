@@ -1,13 +1,12 @@
 """Ray task options from requirements, and feasibility against node descriptions
 (the dicts ray.nodes() returns; plain data, no Ray needed)."""
 
-from sio_ray import placement, scheduling, tags
+from sio_ray import nodes, placement, tags
 
 
 def node(sandbox='true', cpus=2, memory=8 << 30, alive=True):
-    return scheduling.Node.from_ray({'NodeID': 'n', 'Alive': alive,
-                                     'Labels': {tags.SANDBOX: sandbox},
-                                     'Resources': {'CPU': cpus, 'memory': memory}})
+    return nodes.Node.from_ray({'NodeID': 'n', 'Alive': alive, 'Labels': {tags.SANDBOX: sandbox},
+                                'Resources': {'CPU': cpus, 'memory': memory}})
 
 
 def test_options_follow_requirements_and_ask_ray_only_for_what_it_counts():
@@ -23,14 +22,14 @@ def test_options_follow_requirements_and_ask_ray_only_for_what_it_counts():
 
 def test_missing_capabilities_are_named_with_the_way_out():
     isolated = placement.task_options({'job_type': 'exec'})
-    assert scheduling.missing(isolated, [node()]) is None
-    assert 'sio-sandbox=true' in scheduling.missing(isolated, [node(sandbox='false')])
-    assert scheduling.missing(isolated, [node(alive=False)]).startswith('no alive Ray node')
+    assert nodes.missing(isolated, [node()]) is None
+    assert 'sio-sandbox=true' in nodes.missing(isolated, [node(sandbox='false')])
+    assert nodes.missing(isolated, [node(alive=False)]).startswith('no alive Ray node')
     huge = placement.task_options({'job_type': 'exec', 'exec_mem_limit': 64 << 20})
-    message = scheduling.missing(huge, [node()])
+    message = nodes.missing(huge, [node()])
     assert '65536 MiB of memory' in message and 'the most any node has: 2 CPUs, 8192 MiB of memory' \
         in message and 'e+' not in message and 'lower the job' in message
     interactive = placement.task_options({'job_type': 'interactive-exec', 'num_processes': 4})
-    assert '5 CPUs' in scheduling.missing(interactive, [node(cpus=2)])
-    fitted = scheduling.fitted(interactive, [node(cpus=2)])
-    assert fitted['num_cpus'] == 2 and scheduling.missing(fitted, [node(cpus=2)]) is None
+    assert '5 CPUs' in nodes.missing(interactive, [node(cpus=2)])
+    fitted = nodes.fitted(interactive, [node(cpus=2)])
+    assert fitted['num_cpus'] == 2 and nodes.missing(fitted, [node(cpus=2)]) is None

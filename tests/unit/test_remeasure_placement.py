@@ -3,7 +3,7 @@ fake nodes, no Ray here)."""
 
 from sio.workers import repeats
 from sio_ray import remeasure, tags
-from sio_ray.scheduling import NODE_ID_LABEL, Node
+from sio_ray.nodes import NODE_ID_LABEL, Node
 
 GiB = 1 << 30
 OPTIONS = {'num_cpus': 1, 'memory': GiB, 'label_selector': {tags.SANDBOX: 'true'}}

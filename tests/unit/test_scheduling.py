@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from sio_ray import placement, tags
 from sio_ray.queue import PriorityQueue
-from sio_ray.scheduling import NODE_ID_LABEL, Node, missing, plan
+from sio_ray.nodes import NODE_ID_LABEL, Node, missing
+from sio_ray.scheduling import plan
 
 GiB = 1 << 30
 
@@ -221,7 +222,7 @@ def preferred(decided):
 
 
 def test_a_job_goes_to_the_node_whose_cache_holds_its_input():
-    from sio_ray.scheduling import Locality
+    from sio_ray.locality import Locality
     queue, _ = reading_queue(reading(1), reading(2))
     nodes = [node('a'), node('b'), node('c')]
     decided = plan(queue, nodes, set(), slots=2,
@@ -234,7 +235,7 @@ def test_a_job_goes_to_the_node_whose_cache_holds_its_input():
 
 
 def test_the_test_data_outweighs_the_program():
-    from sio_ray.scheduling import Locality
+    from sio_ray.locality import Locality
     queue, _ = reading_queue(reading(1, submission=7))
     decided = plan(queue, [node('a'), node('b')], set(), slots=1,
                    locality=Locality(held(a=['/s/7.e@2'], b=['/p/1.in@1'])))
@@ -242,7 +243,7 @@ def test_the_test_data_outweighs_the_program():
 
 
 def test_a_full_preferred_node_lets_the_job_go_elsewhere_and_the_queue_order_stays():
-    from sio_ray.scheduling import Locality
+    from sio_ray.locality import Locality
     environs = [reading(1, n=i) for i in range(5)] + [reading(1, n=5, contest_priority=9)]
     queue, jobs = reading_queue(*environs)
     nodes = [node('a', cpus=2), node('b', cpus=2)]
@@ -260,7 +261,7 @@ def test_a_full_preferred_node_lets_the_job_go_elsewhere_and_the_queue_order_sta
 
 
 def test_jobs_sent_for_their_inputs_already_in_ray_count_against_a_nodes_room():
-    from sio_ray.scheduling import Locality
+    from sio_ray.locality import Locality
     queue, _ = reading_queue(reading(1), reading(1))
     nodes = [node('a', cpus=2), node('b', cpus=2)]
     both = held(a=['/p/1.in@1'], b=['/p/1.in@1'])
@@ -273,7 +274,7 @@ def test_jobs_sent_for_their_inputs_already_in_ray_count_against_a_nodes_room():
 
 
 def test_jobs_whose_inputs_no_node_holds_go_where_ray_puts_them():
-    from sio_ray.scheduling import Locality
+    from sio_ray.locality import Locality
     queue, _ = reading_queue(*[reading(i) for i in range(6)])
     decided = plan(queue, [node('a'), node('b')], set(), slots=6,
                    locality=Locality(held(a=['/p/9.in@1']), load={'a': 2, 'b': 2}))
@@ -281,14 +282,14 @@ def test_jobs_whose_inputs_no_node_holds_go_where_ray_puts_them():
 
 
 def test_the_options_say_which_node_a_task_prefers():
-    from sio_ray.scheduling import preference_of, with_preference
+    from sio_ray.locality import preference_of, with_preference
     assert preference_of(with_preference({'label_selector': {'x': 'y'}}, 'a')) == 'a'
     assert preference_of({'label_selector': {NODE_ID_LABEL: 'a'}}) is None  # pinned, exclusive
     assert preference_of(None) is None
 
 
 def test_a_reserved_node_is_not_preferred_and_stays_excluded():
-    from sio_ray.scheduling import Locality
+    from sio_ray.locality import Locality
     queue, _ = reading_queue(reading(1))
     decided = plan(queue, [node('a'), node('b'), node('c')], {'a'}, slots=1,
                    locality=Locality(held(a=['/p/1.in@1'], c=['/p/1.in@1'])))
@@ -298,7 +299,7 @@ def test_a_reserved_node_is_not_preferred_and_stays_excluded():
 
 
 def test_another_version_or_server_is_not_held():
-    from sio_ray.scheduling import Locality
+    from sio_ray.locality import Locality
     queue, _ = reading_queue(reading(1), reading(2, filetracker_url='http://other:1'))
     decided = plan(queue, [node('a'), node('b')], set(), slots=2,
                    locality=Locality(held(a=['/p/1.in@0'], b=['/p/2.in@1'])))
@@ -313,7 +314,8 @@ def test_without_locality_nothing_is_preferred():
 
 
 def test_a_task_with_a_preference_stays_placeable_while_its_fallback_is():
-    from sio_ray.scheduling import placeable, with_preference
+    from sio_ray.locality import with_preference
+    from sio_ray.nodes import placeable
     placed = with_preference({'num_cpus': 1, 'label_selector': {}}, 'a')
     assert placeable(placed, [node('a'), node('b')])
     assert placeable(placed, [node('a', alive=False), node('b')])  # a gone: b takes it

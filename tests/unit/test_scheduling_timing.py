@@ -1,12 +1,13 @@
 """Nodes calibrated and compared (issue 11 §2): which nodes a timed job
-avoids, sio_ray.scheduling's rules on fake nodes (no Ray here)."""
+avoids, sio_ray.steadiness's rules and the plans they shape, on fake nodes (no Ray here)."""
 
 from dataclasses import dataclass, field
 
 from sio.workers.requirements import requirements
 from sio_ray import tags
-from sio_ray.scheduling import (NODE_ID_LABEL, Node, Steadiness, calibration_of, place, plan,
-                                timed_nodes, unsteady)
+from sio_ray.nodes import NODE_ID_LABEL, Node
+from sio_ray.scheduling import place, plan
+from sio_ray.steadiness import Steadiness, calibration_of, timed_nodes, unsteady
 from tests.unit import test_scheduling as scheduling_tests
 from tests.unit.test_scheduling import FakeJob
 
