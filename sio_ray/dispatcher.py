@@ -349,7 +349,7 @@ class Dispatcher:
                 self._load_probed()
             calibrated = self._calibrations()
             self._nodes = [Node.from_ray(e, probed=self._probed.get(e['NodeID']),
-                                                    calibrated=calibrated.get(e['NodeID']))
+                                         calibrated=calibrated.get(e['NodeID']))
                            for e in entries]
             self._nodes_at = now
             if not self._fixed_window:  # the window follows the cluster as nodes come and go
@@ -573,8 +573,7 @@ class Dispatcher:
                     self._queue.push(job.environ, job)  # a node for it is there (back, or added)
                     job.stalled_since = None
                     continue
-                job.growable = any(might_run(n, fitted(job.options,
-                                                                             growable))
+                job.growable = any(might_run(n, fitted(job.options, growable))
                                    for n in growable)
                 if not job.growable and now - job.stalled_since > bound:
                     expired.append(job)

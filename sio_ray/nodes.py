@@ -1,7 +1,9 @@
 """The cluster as the planner sees it: each node (:class:`Node`, built from
 ``ray.nodes()`` or by hand in tests), the labels that say what it can do, and
-whether it can run a task with given Ray options — or, when none can, why
-(:func:`missing`), in words a cluster administrator can act on.  Pure: it calls
+whether it can run a task with given Ray options (:func:`can_run`) — or, when
+none can, why (:func:`missing`), in words a cluster administrator can act on;
+what a whole cluster lacks for judging (:func:`shortcomings`); and whether a
+task already in Ray can still be placed (:func:`placeable`).  Pure: it calls
 no Ray, so the rules are tested on fake nodes."""
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class Node:
         """What the node can do: its labels, or what a probe found."""
         return self.labels if self.tagged or self.probed is None else {**self.probed,
                                                                           **self.labels}
+
 
 def has_labels(node: Node, selector: Mapping[str, str], native: bool = False) -> bool:
     """Whether ``node`` can do what ``selector`` asks (``label: value``; the
@@ -184,6 +187,7 @@ def shortcomings(nodes: Sequence[Node], growable: Sequence[Node] = ()) -> list[s
             not any(n.tags.get(TAG_KEY) == 'true' for n in alive):
         found.append('no node can run isolated jobs (sio-sandbox=true): they will be refused')
     return found
+
 
 def selects(node: Node, selector: Mapping[str, str]) -> bool:
     """Whether Ray would let a task with label ``selector`` run on ``node``

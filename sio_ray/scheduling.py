@@ -89,6 +89,7 @@ class Plan:
     #: up the jobs behind them.
     stalled: list[Refusal] = field(default_factory=list)
 
+
 def _idleness(node: Node) -> tuple:
     total = node.resources.get('CPU', 0)
     free = node.free.get('CPU', total) if node.free is not None else total
@@ -117,7 +118,7 @@ def plan(queue, nodes: Sequence[Node], reserved: set[str], slots: int,
     added to it (the caller frees a node when its exclusive job ends).
     ``slots`` is how many more jobs Ray may get.  ``arrived`` are the jobs
     queued since the last plan: each is checked, once, against the cluster
-    and the nodes its autoscaler can add (``growable``: :meth:`Node.of_type`);
+    and the nodes its autoscaler can add (``growable``: :meth:`~sio_ray.nodes.Node.of_type`);
     a job only such a node can run is set aside (stalled, ``growable``) to
     wait for one.
 
@@ -185,7 +186,7 @@ def place(options: dict, exclusive: bool, nodes: Sequence[Node],
           timing: str | None = None) -> dict | None:
     """Options for a task started at once (outside the queue), placed on the
     nodes known able to run it (an exclusive one on the idlest, whole; a
-    timed one, ``timing``, by :func:`timed_nodes`); None when no such node is
+    timed one, ``timing``, by :func:`~sio_ray.steadiness.timed_nodes`); None when no such node is
     known."""
     options = fitted(options, nodes)
     allowed = timed_nodes(timing, options, nodes)
