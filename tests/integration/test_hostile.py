@@ -15,16 +15,18 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from sio.workers.isolation import box, cgroups
+from tests.conftest import remove_cgroup
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(shutil.which('bwrap') is None, reason='bubblewrap not installed')
+# CI installs bubblewrap: there these tests run (and fail without it), never skip.
+pytestmark = pytest.mark.skipif(shutil.which('bwrap') is None and os.environ.get('CI') != 'true',
+                                reason='bubblewrap not installed')
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -43,12 +45,7 @@ def confinement_cgroup():
         yield
     finally:
         _CONFINEMENT = None
-        for _ in range(100):
-            try:
-                base.rmdir()
-                break
-            except OSError:
-                time.sleep(0.05)
+        remove_cgroup(base)
 
 
 _CONFINEMENT: Path | None = None
@@ -105,9 +102,9 @@ def test_fork_bomb_is_contained_and_leaves_nothing(programs):
     # (run_confined checks inside the confinement).
     r = run_confined(programs['fork_bomb'], limits={'time_limit': 1000})
     assert r['result_code'] in ('TLE', 'MLE', 'RE'), r
-    # Bounded: the wall limit (3 s), plus reaping every process of the bomb,
-    # which a machine loaded with other suites and a CPU hog took seconds for.
-    assert r['real_time_used'] <= 30_000
+    # Bounded: the wall limit (2 x TL + 1 s), plus reaping every process of the
+    # bomb, which a machine loaded with other suites and a CPU hog took seconds for.
+    assert r['real_time_used'] <= 10 * (2 * 1000 + 1000), r
 
 
 def test_threads_count_towards_cpu_time(programs):
@@ -184,7 +181,9 @@ def test_network_is_unreachable_without_seccomp_too(programs, listener):
 def test_kill_everything_kills_nothing_outside(programs):
     # The sentinel runs as the box's uid beside the box, inside the confinement.
     r = run_confined(programs['kill_all'], sentinel=True)
-    assert r['result_code'] in ('OK', 'RE')
+    # Alone in its PID namespace, under a uid of its own, it may signal nothing:
+    # kill(-1) fails and the program says so by exiting with 1.
+    assert (r['result_code'], r['result_string']) == ('RE', 'program exited with code 1'), r
     assert r['sentinel_alive'], 'a process outside the box was killed'
 
 
@@ -340,6 +339,14 @@ def test_memory_hidden_behind_thread_exits_is_still_counted(programs, how):
     r = run_confined(programs['hide_memory'], [how], limits={'mem_limit': 65536,
                                                              'time_limit': 5000})
     assert r['result_code'] == 'MLE' and r['mem_used'] > 65536, r
+
+
+def test_a_unix_socket_is_no_violation(programs):
+    # libc makes one to ask nscd about a user (Python does at start): with a
+    # memory cgroup it is made; without one it fails (no socket, no buffer).
+    r = run_confined(programs['unix_socket'])
+    assert r['result_code'] == 'OK', r
+    assert r['output'].strip() == ('made' if cgroups.backend() else 'refused: EACCES'), r
 
 
 @pytest.mark.parametrize('how', ['memfd', 'sockets'])

@@ -26,6 +26,16 @@ def test_add_print(ft_server, files, jar, job_type):
     assert r['result_code'] == 'OK', r
 
 
+@pytest.mark.parametrize('mem_limit', [262144, 1048576])
+def test_a_java_program_runs_under_the_usual_memory_limits(ft_server, files, jar, mem_limit):
+    # 256 MiB and 1 GiB, with a thread stack of the limit as upstream: the JVM
+    # reserves ten times that in address space (every run mode must allow it).
+    r = job(ft_server, job_type='exec', exe_file=jar('AddPrint'), in_file=files('in', '1 2\n'),
+            hint_file=files('hint', '3\n'), check_output=True, exec_time_limit=10000,
+            exec_mem_limit=mem_limit, **java('AddPrint'))
+    assert (r['result_code'], r['result_string']) == ('OK', 'ok'), r
+
+
 @pytest.mark.parametrize('job_type', ['exec', 'unsafe-exec'])
 def test_heap_limits(ft_server, files, jar, job_type):
     base = dict(job_type=job_type, exe_file=jar('Heap30MiB'), in_file=files('in', ''),

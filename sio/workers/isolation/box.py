@@ -85,6 +85,13 @@ DEFAULT_MAX_TASKS = 64
 #: a program a little over its limit still runs, and is reported MLE.
 AS_MARGIN_KIB = 8 * 1024
 MEMORY_MODES = ('address-space', 'resident')
+#: Without a cgroup, resident memory is sampled and the address space is
+#: bounded only as a backstop: this many times the limit, plus this many KiB.
+#: A JVM (the resident mode's reason) reserves a thread stack of the memory
+#: limit (``-Xss``) for each of its ten or so threads, a heap of it, and about
+#: 1.5 GiB besides: 256 MiB limits need 5 GiB, 1 GiB ones 12 GiB (measured).
+RESIDENT_AS_FACTOR = 16
+RESIDENT_AS_EXTRA_KIB = 4 << 20
 #: Seconds beyond twice a run's wall-clock limit after which its supervisor is presumed hung.
 SUPERVISOR_GRACE_S = 5
 #: Seconds bubblewrap has to report the launcher's PID.
@@ -330,7 +337,7 @@ def _launcher_args(request: BoxRequest, status_fd: int, group,
         limits['--map-limit-kib'] = memory_kib
     elif memory_kib and group is None:  # resident memory without a cgroup: sampled,
         limits['--rss-limit-kib'] = memory_kib  # with a generous address-space backstop
-        limits['--as-kib'] = 4 * memory_kib + (2 << 20)
+        limits['--as-kib'] = RESIDENT_AS_FACTOR * memory_kib + RESIDENT_AS_EXTRA_KIB
         limits['--stack-kib'] = memory_kib
     if group is None and request.isolated:
         limits['--nproc'] = request.max_tasks
@@ -347,8 +354,9 @@ def _launcher_args(request: BoxRequest, status_fd: int, group,
         args += ['--allow-exec'] if request.allow_exec else []
         args += ['--allow-sockets'] if request.allow_sockets else []
         # Without a memory cgroup, memfds and socket buffers would be memory no limit
-        # sees (a JVM, in the resident mode, needs a socket: it keeps them, bounded
-        # by its 64 descriptors).
+        # sees: violations, but an AF_UNIX socket() fails (libc's nscd lookup).  A
+        # JVM, in the resident mode, needs a socket: it keeps them, bounded by its
+        # 64 descriptors.
         strict = group is None and request.memory_mode == 'address-space'
         args += ['--strict-kernel-memory'] if strict else []
     if request.count_instructions:

@@ -239,12 +239,18 @@ static int build_filter(struct sock_filter *f, int allow_exec, int allow_sockets
         EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit, 0, 1));
         EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
     }
-    /* Kernel memory that no limit sees where there is no memory cgroup. */
+    /* Kernel memory that no limit sees where there is no memory cgroup.  An
+     * AF_UNIX socket() fails instead (EACCES): libc asks nscd through one when a
+     * program looks up a user (Python does at start without $HOME), and with no
+     * socket made no buffer can be filled; other families stay violations. */
     if (strict_kmem) {
         EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_memfd_create, 0, 1));
         EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
         if (!allow_sockets) {
-            EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 1));
+            EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 4));
+            EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])));
+            EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 1));
+            EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES));
             EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
             EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socketpair, 0, 1));
             EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
