@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import gzip
 import http.server
@@ -41,9 +42,14 @@ def hermetic_session(tmp_path_factory):
     directory of their own (a short path: Ray's socket paths are
     length-limited), removed at the end.  The isolation launcher's binary
     cache (``$SIO_CACHE_DIR``, ``/var/cache/sio-ray`` for root) is
-    deliberately shared: binaries keyed by their source's hash."""
+    deliberately shared: binaries keyed by their source's hash.  At the end,
+    the session fails if anything outside was left or changed: Ray session
+    directories in the default place, the default filetracker cache
+    (``~/.filetracker_cache``), class attributes patched in place."""
     from sio.workers.util import rmtree
     started = time.time()
+    home_cache = Path.home() / '.filetracker_cache'
+    home_cache_before = _tree_state(home_cache)
     base = tmp_path_factory.mktemp('session-node')
     classes = {cls: dict(vars(cls)) for cls in _guarded_classes()}
     children_tmp = tempfile.mkdtemp(prefix='sio-tests-')
@@ -68,11 +74,26 @@ def hermetic_session(tmp_path_factory):
     leftovers = [d for d in glob.glob(f'/tmp/ray/session_*_{os.getpid()}')
                  if os.stat(d).st_mtime >= started]
     assert not leftovers, f'Ray session directories outside $RAY_TMPDIR: {leftovers}'
+    assert _tree_state(home_cache) == home_cache_before, \
+        f'{home_cache} was written to (a process without $SIO_FT_CACHE_DIR)'
     patched = sorted(f'{cls.__module__}.{cls.__qualname__}.{name}'
                      for cls, before in classes.items()
                      for name in before.keys() | vars(cls).keys()
                      if before.get(name) is not vars(cls).get(name))
     assert not patched, f'class attributes changed for the rest of the session: {patched}'
+
+
+def _tree_state(top: Path) -> tuple[int, float] | None:
+    """How many entries a directory tree holds and its newest change (None: no tree)."""
+    if not top.exists():
+        return None
+    count, newest = 0, top.stat().st_mtime
+    for where, dirs, files in os.walk(top):
+        for name in dirs + files:
+            with contextlib.suppress(OSError):
+                newest = max(newest, os.lstat(os.path.join(where, name)).st_mtime)
+                count += 1
+    return count, newest
 
 
 def _guarded_classes() -> list[type]:
@@ -122,6 +143,37 @@ def node_state(tmp_path, monkeypatch):
     ft.reset()
     yield
     ft.reset()
+
+
+def wait_until(condition, timeout: float, what: str):
+    """Poll ``condition`` until it returns something true (which is returned);
+    fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f'{what}: not within {timeout} s'
+        time.sleep(0.05)
+    return value
+
+
+def remove_cgroup(group: Path, evacuate_to: Path | None = None, timeout: float = 10.0) -> None:
+    """Delete a cgroup a test made, retrying while its last processes leave
+    (moving them to ``evacuate_to`` first, where given); fail when it is still
+    there after ``timeout`` s: a test leaves no cgroup behind."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if evacuate_to is not None:
+            with contextlib.suppress(OSError):
+                for pid in (group / 'cgroup.procs').read_text().split():
+                    with contextlib.suppress(OSError):
+                        (evacuate_to / 'cgroup.procs').write_text(pid)
+        try:
+            group.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            assert time.monotonic() < deadline, f'the cgroup {group} stays: {exc}'
+            time.sleep(0.05)
 
 
 def start_together(procs: list) -> None:

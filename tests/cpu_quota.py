@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import remove_cgroup
 
 ROOT = Path('/sys/fs/cgroup')
 PERIOD_US = 100_000
@@ -56,18 +57,7 @@ class CpuQuota:
 
     def remove(self) -> None:
         """Move what is left back to the parent and delete the group."""
-        for _ in range(100):
-            with contextlib.suppress(OSError):
-                for pid in (self.dir / 'cgroup.procs').read_text().split():
-                    with contextlib.suppress(OSError):
-                        (self.parent / 'cgroup.procs').write_text(pid)
-            try:
-                self.dir.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.05)
+        remove_cgroup(self.dir, evacuate_to=self.parent)
 
 
 @contextlib.contextmanager

@@ -10,6 +10,8 @@ import urllib.request
 import pytest
 import ray
 
+from tests.conftest import wait_until
+
 os.environ['RAY_AUTH_MODE'] = 'disabled'  # tests only; real use keeps token auth on
 
 
@@ -69,16 +71,6 @@ def scrape_metrics(names, timeout: float = 60.0) -> dict[str, float]:
             break
         time.sleep(1)
     return found
-
-
-def wait_until(condition, timeout: float, what: str):
-    """Poll ``condition`` until it returns something true (which is returned);
-    fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f'{what}: not within {timeout} s'
-        time.sleep(0.05)
-    return value
 
 
 def state_address() -> str:

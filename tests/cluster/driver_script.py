@@ -6,9 +6,9 @@
 and ``spec['batch']`` the batch) and prints one ``SIO-TEST {json}`` line per
 event: ``connected`` (the cluster's GCS address and node ids), ``result``
 (index and result environ, as each arrives).  After ``spec['stop_after']``
-results it ``shutdown``\\ s (``sio_ray.shutdown()``), ``exit``\\ s (at-exit
-hooks only) or ``hold``\\ s (waits to be killed); otherwise it waits for every
-result.
+results it ``shutdown``\\ s (``sio_ray.shutdown()``), ``cancel``\\ s the rest
+(``sio_ray.cancel``), ``exit``\\ s (at-exit hooks only) or ``hold``\\ s (waits
+to be killed); otherwise it waits for every result.
 """
 
 import json
@@ -47,7 +47,9 @@ def main() -> None:
             time.sleep(1)
     if then == 'shutdown':
         sio_ray.shutdown()
-    if then in ('shutdown', 'wait'):
+    if then == 'cancel':
+        sio_ray.cancel(list(pending))
+    if then in ('shutdown', 'cancel', 'wait'):
         for future in pending:
             say('result', index=index[future], result=future.result(timeout=120))
     say('done')

@@ -13,7 +13,8 @@ from ray.cluster_utils import Cluster
 
 import sio_ray
 from sio_ray import registry
-from tests.cluster.conftest import head_args, state_address, wait_until
+from tests.cluster.conftest import head_args, state_address
+from tests.conftest import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 

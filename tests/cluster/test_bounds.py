@@ -11,8 +11,8 @@ import ray
 
 import sio_ray
 from sio_ray import bounds
-from tests.cluster.conftest import attempts_of, wait_until
-from tests.conftest import processes_with
+from tests.cluster.conftest import attempts_of
+from tests.conftest import processes_with, wait_until
 
 #: How long after its bound a job may take to come back: a poll, the grace of
 #: an interruption, then the kill of its worker, with room for a busy machine.

@@ -9,7 +9,8 @@ import ray
 from ray.cluster_utils import Cluster
 
 import sio_ray
-from tests.cluster.conftest import attempts_of, head_args, wait_until
+from tests.cluster.conftest import attempts_of, head_args
+from tests.conftest import wait_until
 
 
 @pytest.fixture(scope='module')

@@ -306,23 +306,24 @@ def recorded(tmp_path: Path, batch_id: str) -> int:
     return len(journal)
 
 
-@pytest.mark.parametrize('ending', ['shutdown', 'exit'])
+@pytest.mark.parametrize('ending', ['shutdown', 'cancel', 'exit'])
 def test_a_resumed_batch_serves_jobs_that_ran_and_runs_the_rest(local_ray, tmp_path, ending):
     gate = tmp_path / 'gate'
     jobs = batch(tmp_path, gate)
     spec = {'jobs': jobs, 'journal': str(tmp_path / 'journal'), 'batch': 'b'}
-    # The first driver gets the three quick results, then ends (sio_ray.shutdown()
-    # or just exits) while the gated job still runs.
+    # The first driver gets the three quick results, then ends (sio_ray.shutdown(),
+    # sio_ray.cancel of the rest, or just exits) while the gated job still runs.
     first = Driver({**spec, 'stop_after': 3, 'then': ending}, tmp_path / 'first.log')
     events = first.until('result') + first.until('result') + first.until('result')
-    if ending == 'shutdown':
+    if ending != 'exit':
         events += first.until('done')
     assert first.finish() == 0
     before = first.results(events)
     assert sorted(before) in ([0, 1, 2], [0, 1, 2, 3])
     assert all(before[i]['result'] == 'SUCCESS' for i in range(3))
-    if ending == 'shutdown':
-        assert before[3]['exception'] == 'Ray was shut down before the job finished'
+    if ending != 'exit':
+        assert before[3]['exception'] == {'shutdown': 'Ray was shut down before the job finished',
+                                          'cancel': 'the job was cancelled'}[ending]
     # The driver's own FAILURE of a job that never finished is not kept.
     assert recorded(tmp_path, 'b') == 3
     # A second driver process resumes the batch, one job of it changed.

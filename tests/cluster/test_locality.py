@@ -3,6 +3,7 @@ with a real central filetracker server: each node cache publishes what it
 holds; a job whose input node X's cache holds goes to X while X has room,
 and elsewhere when X is busy."""
 
+import os
 import time
 
 import pytest
@@ -13,9 +14,10 @@ import sio_ray
 from sio.workers.filetracker.client import FiletrackerClient
 from sio.workers.filetracker.holdings import Holdings
 from sio_ray import nodecache, registry, tags
+from sio_ray.dispatcher import HOLDINGS_STALE
 from sio_ray.task import run_job
-from tests.cluster.conftest import head_args, wait_until
-from tests.conftest import put
+from tests.cluster.conftest import head_args
+from tests.conftest import put, wait_until
 
 
 CACHES = {}  # node id -> its SIO_FT_CACHE_DIR
@@ -62,7 +64,9 @@ def cached_on_x(cluster, ft_server, request, tmp_path):
                     .remote(reader(ft_server, in_file)), timeout=120)
     assert first['result'] == 'SUCCESS', first.get('traceback')
     wait_until(lambda: held_on(x, ft_server.url, in_file), 30, 'X never published its holdings')
-    time.sleep(1.5)  # the dispatcher reads the registry about once a second
+    # A dispatcher that read no holdings for HOLDINGS_STALE s waits for a fresh
+    # answer before it places the next job: that job then knows X's.
+    time.sleep(HOLDINGS_STALE + 0.5)
     return x, in_file
 
 
@@ -83,13 +87,15 @@ def test_jobs_reading_an_input_cached_on_x_go_to_x_while_x_has_room(
 def test_jobs_go_elsewhere_when_x_is_full(cluster, ft_server, cached_on_x, tmp_path):
     x, in_file = cached_on_x
     # Each job sent once the one before runs (sent together, two could be
-    # put on X before either holds its CPU, and the second would wait there).
-    futures = []
+    # put on X before either holds its CPU, and the second would wait there);
+    # all three held running until the last has started.
+    futures, release = [], tmp_path / 'release'
     for i in range(3):
         arrived = tmp_path / f'arrived-{i}'
-        futures += sio_ray.submit_many([reader(ft_server, in_file, sleep=10.0,
-                                               job_id=f'full-{i}', arrive=str(arrived))])
+        futures += sio_ray.submit_many([reader(ft_server, in_file, job_id=f'full-{i}',
+                                               arrive=str(arrived), wait_for=[str(release)])])
         wait_until(arrived.exists, 120, f'job {i} never started')
+    release.touch()
     results = [future.result() for future in futures]
     assert [r['result'] for r in results] == ['SUCCESS'] * 3
     nodes = [r['ray_node_id'] for r in results]
@@ -98,22 +104,25 @@ def test_jobs_go_elsewhere_when_x_is_full(cluster, ft_server, cached_on_x, tmp_p
 
 
 def test_a_job_preferring_x_goes_elsewhere_when_x_is_busy_with_others_work(
-        cluster, ft_server, cached_on_x):
+        cluster, ft_server, cached_on_x, tmp_path):
     x, in_file = cached_on_x
 
     @ray.remote(num_cpus=1)
-    def hog(seconds):
-        time.sleep(seconds)
-        return time.time()
+    def hog(release):
+        while not os.path.exists(release):
+            time.sleep(0.02)
 
-    # X's CPU taken by work the driver does not know of (another driver's).
-    busy = hog.options(label_selector={'ray.io/node-id': x}).remote(6)
+    # X's CPU taken, until released, by work the driver does not know of (another driver's).
+    release = tmp_path / 'release'
+    busy = hog.options(label_selector={'ray.io/node-id': x}).remote(str(release))
     wait_until(lambda: ray.available_resources().get('CPU', 0) <= 2, 30, 'the hog never started')
-    result = sio_ray.run(reader(ft_server, in_file, job_id='busy'))
-    returned = time.time()
-    assert result['result'] == 'SUCCESS'
-    assert result['ray_node_id'] != x
-    assert returned < ray.get(busy)  # it did not wait for X
+    try:
+        result = sio_ray.run(reader(ft_server, in_file, job_id='busy'))
+        assert result['result'] == 'SUCCESS'
+        assert result['ray_node_id'] != x  # it did not wait for X
+    finally:
+        release.touch()
+        ray.get(busy, timeout=60)
 
 
 def test_the_switch_turns_it_off(cluster, ft_server, cached_on_x, monkeypatch):

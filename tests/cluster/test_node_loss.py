@@ -10,7 +10,8 @@ from ray.cluster_utils import Cluster
 
 import sio_ray
 from sio_ray import tags
-from tests.cluster.conftest import head_args, scrape_metrics, state_address, wait_until
+from tests.cluster.conftest import head_args, scrape_metrics, state_address
+from tests.conftest import wait_until
 
 
 @pytest.fixture(scope='module')

@@ -13,7 +13,7 @@ import ray
 
 import sio_ray
 from sio.workers.filetracker.client import FiletrackerClient
-from tests.cluster.conftest import wait_until
+from tests.conftest import wait_until
 
 SIO_RAY = str(Path(sys.executable).with_name('sio-ray'))
 

@@ -9,7 +9,8 @@ from ray.cluster_utils import Cluster
 import sio_ray
 from sio.workers import repeats
 from sio_ray import tags
-from tests.cluster.conftest import head_args, tasks_named, wait_until
+from tests.cluster.conftest import head_args, tasks_named
+from tests.conftest import wait_until
 
 
 @pytest.fixture(scope='module')

@@ -5,7 +5,7 @@ import ray
 import sio_ray
 from sio.workers.requirements import requirements
 from sio_ray import placement
-from tests.cluster.conftest import wait_until
+from tests.conftest import wait_until
 
 MIB = 1 << 20
 

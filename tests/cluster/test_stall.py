@@ -16,7 +16,8 @@ from ray.cluster_utils import Cluster
 
 import sio_ray
 from sio_ray import tags
-from tests.cluster.conftest import head_args, wait_until
+from tests.cluster.conftest import head_args
+from tests.conftest import wait_until
 
 SIO_RAY = str(Path(sys.executable).with_name('sio-ray'))
 BOXED = {tags.SANDBOX: 'true', tags.INSTRUCTIONS: 'false'}

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from sio.workers.isolation import cgroups
+from tests.conftest import remove_cgroup
 
 pytestmark = pytest.mark.skipif(cgroups.backend() is None, reason='no writable cgroups here')
 
@@ -38,11 +39,4 @@ def test_only_old_empty_run_groups_are_removed():
         sleeper.kill()
         sleeper.wait()
         for d in (fresh, busy):
-            for _ in range(100):
-                try:
-                    d.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.02)
+            remove_cgroup(d)

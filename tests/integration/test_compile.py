@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -301,6 +302,9 @@ def gcc_sandbox(tmp_path_factory):
     try:
         pack(root, {'usr/include/sio_toolchain_marker.h': f'#define SIO_TOOLCHAIN "{marker}"\n'})
     except ToolchainUnavailable as exc:
+        # CI installs what packing needs: there a skip would hide the toolchain tests.
+        if os.environ.get('CI') == 'true':
+            pytest.fail(f'cannot pack the host gcc in CI: {exc}')
         pytest.skip(f'cannot pack the host gcc: {exc}')
     assert not (root / HOST_ONLY.lstrip('/')).exists() and Path(HOST_ONLY).exists()
     # Files private to the packing user (umask 077): installing lets boxes read them.

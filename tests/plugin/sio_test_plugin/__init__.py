@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from sio.workers import Failure
 from sio.workers.util import tempcwd
@@ -73,15 +72,16 @@ def read_job(environ):
     "runs" for ``sleep`` seconds; records the bytes read (``read_bytes``) and
     how many of the files were not read straight from the node's store
     (``cold_reads``: they came through the node cache server, or from the
-    central server)."""
+    central server).  With ``arrive`` and ``wait_for``, it then announces
+    itself and waits for files as ``test-wait`` does (a test can hold it)."""
     from sio.workers import ft, stats
     keys = [key for key in ('in_file', 'hint_file', 'exe_file') if environ.get(key)]
     hits = stats.totals().get('ft_cache_hits', 0)
     environ['read_bytes'] = sum(
         os.path.getsize(ft.download(environ, key, key, add_to_cache=True)) for key in keys)
     environ['cold_reads'] = len(keys) - (stats.totals().get('ft_cache_hits', 0) - hits)
-    if environ.get('arrive'):  # (a test waits for this mark to know the job runs)
-        Path(environ['arrive']).touch()
+    if environ.get('arrive') or environ.get('wait_for'):
+        _meet(environ)
     time.sleep(environ.get('sleep', 0))
     return environ
 
