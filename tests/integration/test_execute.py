@@ -4,7 +4,7 @@ import time
 import pytest
 
 from sio.workers.execute import ExecError, execute, noquote
-from sio.workers.util import TemporaryCwd
+from sio.workers.util import TemporaryCwd, pid_alive
 from tests.conftest import wait_until
 
 
@@ -56,20 +56,11 @@ def test_real_time_limit_kills_the_whole_process_group(tmp_path):
     # Killed at its 300 ms, long before the background sleep's 30 s would end.
     assert code == 128 + 9 and time.monotonic() - started < 30 / 2
     child = int(pidfile.read_text())
-    wait_until(lambda: _gone(child), 30, f'the background sleep {child} is still running')
+    wait_until(lambda: not pid_alive(child), 30, f'the background sleep {child} is still running')
 
 
 def test_leftover_background_processes_are_killed(tmp_path):
     pidfile = tmp_path / 'pid'
     execute(['sh', '-c', f'sleep 30 > /dev/null & echo $! > {pidfile}'])
     child = int(pidfile.read_text())
-    wait_until(lambda: _gone(child), 30, f'the background sleep {child} is still running')
-
-
-def _gone(pid: int) -> bool:
-    """Whether process ``pid`` has ended (reaped, or a zombie)."""
-    try:
-        with open(f'/proc/{pid}/stat') as stat:
-            return stat.read().rsplit(')', 1)[1].split()[0] == 'Z'
-    except FileNotFoundError:
-        return True
+    wait_until(lambda: not pid_alive(child), 30, f'the background sleep {child} is still running')
